@@ -1,0 +1,200 @@
+"""The ``factdesk`` command: serve the API, analyse a file, run benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from contextlib import ExitStack
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from . import __version__, errors
+from .schemas import AnalysisOptions, AnalysisRequest, AnalysisResponse
+from .settings import Settings
+
+EXIT_INPUT = 2
+EXIT_MODEL = 3
+
+
+def _settings(model: str | None = None) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"factdesk: invalid configuration:\n{exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT) from exc
+    if model:
+        settings = settings.model_copy(update={"model": model})
+    return settings
+
+
+def _maybe_start_local(settings: Settings, stack: ExitStack, log_path: Path | None) -> None:
+    """Start the embedded model server when the configured model is the local default."""
+    if not settings.is_local() or settings.local_server == "never":
+        return
+    from . import localmodel
+
+    try:
+        server = localmodel.start(settings, log_path)
+    except localmodel.LocalModelError as exc:
+        print(f"factdesk: cannot start the local model: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_MODEL) from exc
+    stack.enter_context(server)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .app import create_app
+
+    settings = _settings(args.model)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    with ExitStack() as stack:
+        _maybe_start_local(settings, stack, Path(args.model_log) if args.model_log else None)
+        app = create_app(settings)
+        print(f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}); "
+              f"docs at http://{host}:{port}/docs", file=sys.stderr)
+        uvicorn.run(app, host=host, port=port, log_level=args.log_level)
+    return 0
+
+
+def _read_input(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"factdesk: cannot read {path}: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INPUT) from exc
+
+
+def render_markdown(result: AnalysisResponse, title: str | None = None) -> str:
+    """The analysis for a person: summary, claims with speaker and quote, flags."""
+    icon = {"supported": "✔", "partially_supported": "◐", "unsupported": "✘"}
+    lines: list[str] = [f"# {title}" if title else "# Analysis", ""]
+    lines += ["## Summary", ""]
+    for s in result.summary:
+        lines.append(
+            f"- {s.text} [{', '.join(s.sentences)}] {icon[s.verification.status]} "
+            f"{s.verification.status.replace('_', ' ')}"
+        )
+    flags_by_id = {f.id: f for f in result.flags}
+    lines += ["", f"## Claims ({len(result.claims)})", ""]
+    for i, c in enumerate(result.claims, 1):
+        who = c.speaker.name or "unattributed"
+        cue = f", {c.cue}" if c.cue else ""
+        lines.append(f"{i}. **{c.text}**")
+        lines.append(f"   - who: {who} ({c.speaker.type}{cue})")
+        if c.quote:
+            lines.append(f"   - quote: “{c.quote.text}” (chars {c.quote.start}–{c.quote.end})")
+        where = ", ".join(e.sentence_id or f"{e.start}-{e.end}" for e in c.evidence)
+        lines.append(
+            f"   - evidence: {where}; {icon[c.verification.status]} "
+            f"{c.verification.status.replace('_', ' ')}"
+        )
+        for r in c.verification.reasons:
+            lines.append(f"     - {r.message}")
+        if c.flags:
+            names = ", ".join(flags_by_id[f].type for f in c.flags if f in flags_by_id)
+            lines.append(f"   - flags: {names}")
+    if result.rejected_claims:
+        lines += ["", f"## Rejected claims ({len(result.rejected_claims)})", ""]
+        for r in result.rejected_claims:
+            why = "; ".join(x.message for x in r.reasons)
+            lines.append(f"- ~~{r.text}~~ — {why}")
+    lines += ["", f"## Flags ({len(result.flags)})", ""]
+    for f in result.flags:
+        where = f"“{f.span.text}”" if f.span else ""
+        lines.append(f"- **{f.type}** {where} [{', '.join(f.sentence_ids)}]: {f.message}")
+    m = result.meta
+    lines += [
+        "",
+        "---",
+        f"model {m.model} · prompt {m.prompt_version} · attempts {m.attempts} · "
+        f"tokens {m.usage.prompt_tokens}→{m.usage.completion_tokens} · "
+        f"{m.timings_ms.total / 1000:.1f} s",
+    ]
+    for w in m.warnings:
+        lines.append(f"- note: {w}")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .llm import LiteLLMClient
+    from .pipeline import analyze
+
+    settings = _settings(args.model)
+    text = _read_input(args.file)
+    try:
+        request = AnalysisRequest(
+            text=text,
+            title=args.title,
+            options=AnalysisOptions(summary_sentences=args.summary_sentences),
+        )
+    except ValidationError as exc:
+        print(f"factdesk: invalid input: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    if not text.strip():
+        print("factdesk: the article is empty", file=sys.stderr)
+        return EXIT_INPUT
+    if len(text) > settings.max_text_chars:
+        print(f"factdesk: the article has {len(text):,} characters; the limit is "
+              f"{settings.max_text_chars:,} (FACTDESK_MAX_TEXT_CHARS)", file=sys.stderr)
+        return EXIT_INPUT
+    with ExitStack() as stack:
+        _maybe_start_local(settings, stack, None)
+        try:
+            result = asyncio.run(analyze(request, settings, LiteLLMClient(settings)))
+        except errors.FactDeskError as exc:
+            print(f"factdesk: {exc.title}: {exc.detail}", file=sys.stderr)
+            return EXIT_MODEL if isinstance(exc, errors.ModelError) else EXIT_INPUT
+    if args.format == "md":
+        sys.stdout.write(render_markdown(result, args.title))
+    else:
+        sys.stdout.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False, indent=2))
+        sys.stdout.write("\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        prog="factdesk", description="FactDesk: verified analysis of news articles."
+    )
+    parser.add_argument("--version", action="version", version=f"factdesk {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API (starts the local model if needed)")
+    serve.add_argument("--host", help="default: FACTDESK_HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: FACTDESK_PORT or 8000")
+    serve.add_argument("--model", help="litellm model string (default: FACTDESK_MODEL)")
+    serve.add_argument("--model-log", help="file for the local model server's output")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+
+    an = sub.add_parser("analyze", help="analyse an article file (or - for stdin)")
+    an.add_argument("file", help="path to a plain-text article, or - for stdin")
+    an.add_argument("--format", choices=["json", "md"], default="json")
+    an.add_argument("--model", help="litellm model string (default: FACTDESK_MODEL)")
+    an.add_argument("--title")
+    an.add_argument("--summary-sentences", type=int, default=3, choices=range(1, 11),
+                    metavar="{1..10}")
+    an.set_defaults(func=cmd_analyze)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``factdesk`` command."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

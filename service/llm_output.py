@@ -1,0 +1,59 @@
+"""The model-facing schema: what the LLM must return. Evidence is cited by sentence id.
+
+Kept small and flat so that small local models can fill it; the pipeline turns it into
+the public contract (:mod:`service.schemas`) after grounding and verification.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+SentenceId = Annotated[str, StringConstraints(pattern=r"^S[1-9][0-9]{0,4}$")]
+LLMSpeakerType = Literal["person", "organization", "anonymous", "outlet", "document", "unknown"]
+LLMFlagType = Literal[
+    "hedge", "estimate", "conflicting_figures", "anonymous_source", "second_hand", "unverified"
+]
+
+MAX_CLAIMS = 10
+MAX_FLAGS = 10
+
+
+class _Lenient(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class LLMSummarySentence(_Lenient):
+    text: str = Field(..., min_length=1, max_length=400)
+    sentences: list[SentenceId] = Field(..., min_length=1, max_length=5)
+
+
+class LLMClaim(_Lenient):
+    text: str = Field(..., min_length=1, max_length=400)
+    speaker: str | None = Field(None, max_length=150)
+    speaker_type: LLMSpeakerType
+    cue: str | None = Field(None, max_length=40)
+    sentences: list[SentenceId] = Field(..., min_length=1, max_length=4)
+    quote: str | None = Field(None, max_length=600)
+
+
+class LLMFlag(_Lenient):
+    type: LLMFlagType
+    sentences: list[SentenceId] = Field(..., min_length=1, max_length=4)
+    cue: str = Field(..., min_length=1, max_length=100)
+
+
+class LLMAnalysis(_Lenient):
+    summary: list[LLMSummarySentence] = Field(..., min_length=1, max_length=10)
+    claims: list[LLMClaim] = Field(..., max_length=MAX_CLAIMS)
+    flags: list[LLMFlag] = Field(default_factory=list, max_length=MAX_FLAGS)
+
+
+def response_schema(summary_sentences: int) -> dict[str, Any]:
+    """JSON schema sent to the model, with the summary length bounded to the request's."""
+    schema = copy.deepcopy(LLMAnalysis.model_json_schema())
+    schema["properties"]["summary"]["maxItems"] = summary_sentences
+    schema["required"] = ["summary", "claims", "flags"]
+    return schema

@@ -1,0 +1,80 @@
+"""Versioned prompts: load ``prompts/NAME.VERSION.{system,user}.md`` and render them.
+
+The prompt's identity (``version`` and ``sha256``) covers every byte the model is shown
+apart from the article: both templates and the response schema.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from .text import Document
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A loaded prompt: its templates, version label and content hash."""
+
+    name: str
+    version: str
+    system: str
+    user: str
+
+    @property
+    def label(self) -> str:
+        """``NAME.VERSION``, as reported in ``meta.prompt_version``."""
+        return f"{self.name}.{self.version}"
+
+    def sha256(self, schema: dict[str, Any]) -> str:
+        """Hash of both templates and the response schema."""
+        h = hashlib.sha256()
+        for part in (self.system, self.user, json.dumps(schema, sort_keys=True)):
+            h.update(part.encode("utf-8"))
+            h.update(b"\0")
+        return h.hexdigest()
+
+
+def load_prompt(prompts_dir: Path, name: str, version: str) -> PromptTemplate:
+    """Load a prompt; raises ``FileNotFoundError`` naming the missing file."""
+    system = prompts_dir / f"{name}.{version}.system.md"
+    user = prompts_dir / f"{name}.{version}.user.md"
+    for path in (system, user):
+        if not path.is_file():
+            raise FileNotFoundError(f"prompt file {path} not found")
+    return PromptTemplate(
+        name, version, system.read_text(encoding="utf-8"), user.read_text(encoding="utf-8")
+    )
+
+
+def numbered_sentences(doc: Document) -> str:
+    """The article as the model sees it: one ``S<n>: text`` line per sentence, a blank
+    line between paragraphs."""
+    blocks = []
+    for para in doc.paragraphs:
+        lines = []
+        for sid in para.sentence_ids:
+            sentence = doc.sentence(sid)
+            assert sentence is not None
+            lines.append(f"{sid}: {' '.join(sentence.text.split())}")
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def render_analyze(
+    prompt: PromptTemplate, doc: Document, *, title: str | None, summary_sentences: int
+) -> list[dict[str, str]]:
+    """Chat messages for one analysis. Article text is substituted, never interpreted."""
+    user = Template(prompt.user).safe_substitute(
+        summary_sentences=str(summary_sentences),
+        title=" ".join((title or "(none)").split()),
+        sentences=numbered_sentences(doc),
+    )
+    return [
+        {"role": "system", "content": prompt.system.strip()},
+        {"role": "user", "content": user.strip()},
+    ]

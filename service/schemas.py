@@ -1,0 +1,221 @@
+"""The public API contract: request and response models of ``/v1/analyses``.
+
+These are separate from the model-facing schema (:mod:`service.llm_output`): the model
+cites sentence ids, this contract carries verified character spans.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+SpeakerType = Literal["person", "organization", "anonymous", "outlet", "document", "unknown"]
+VerdictStatus = Literal["supported", "partially_supported", "unsupported"]
+FlagType = Literal[
+    "hedge",
+    "estimate",
+    "conflicting_figures",
+    "anonymous_source",
+    "second_hand",
+    "unverified",
+]
+Origin = Literal["llm", "rules", "both"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _seed_text() -> str:
+    """The seed article for the OpenAPI example, when the shared data is beside the repo."""
+    path = Path(__file__).resolve().parents[2] / "shared/data/seed/baghuz-voa-2019-03.txt"
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError:
+        return (
+            "Initial estimates from the United Nations and SDF officials suggest the total "
+            "may be even higher, perhaps closer to 25,000."
+        )
+
+
+class AnalysisOptions(_Strict):
+    """Per-request knobs."""
+
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="Any litellm model string; default: the server's FACTDESK_MODEL.",
+        examples=["openai/local", "openai/gpt-4o-mini"],
+    )
+    summary_sentences: int = Field(3, ge=1, le=10, description="Summary length in sentences.")
+
+
+class AnalysisRequest(_Strict):
+    """An article to analyse. ``text`` is analysed exactly as sent; all offsets index it."""
+
+    text: str = Field(..., description="The article text (plain text).")
+    title: str | None = Field(None, max_length=1_000)
+    url: str | None = Field(None, max_length=2_048)
+    published_at: datetime | None = None
+    options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Waiting for Final Nail in Islamic State Caliphate's Coffin",
+                    "text": _seed_text(),
+                    "options": {"summary_sentences": 3},
+                }
+            ]
+        },
+    )
+
+
+class Span(_Strict):
+    """Characters ``[start, end)`` of the request text; ``text == request.text[start:end]``."""
+
+    start: int = Field(..., ge=0)
+    end: int = Field(..., ge=0)
+    text: str
+    sentence_id: str | None = Field(None, description="The sentence this span lies in.")
+
+
+class Reason(_Strict):
+    """Why a verdict is what it is, in words an editor can read."""
+
+    code: str = Field(..., examples=["number-not-in-evidence"])
+    message: str
+
+
+class Verification(_Strict):
+    """Verdict from code checks against the article, never from the model alone."""
+
+    status: VerdictStatus
+    reasons: list[Reason] = Field(default_factory=list)
+
+
+class Speaker(_Strict):
+    name: str | None = None
+    type: SpeakerType = "unknown"
+
+
+class Claim(_Strict):
+    """A check-worthy claim, who asserted it, and where the article says so."""
+
+    id: str
+    text: str
+    speaker: Speaker
+    cue: str | None = Field(None, description='Reporting cue, e.g. "said", "estimates".')
+    evidence: list[Span] = Field(..., description="The cited sentences, as spans.")
+    quote: Span | None = Field(None, description="The direct quote, aligned to the text.")
+    flags: list[str] = Field(default_factory=list, description="Ids of flags on this claim.")
+    verification: Verification
+    origin: Origin = "llm"
+
+
+class RejectedClaim(_Strict):
+    """A claim the model proposed that could not be grounded or supported."""
+
+    id: str
+    text: str
+    speaker: Speaker
+    cue: str | None = None
+    cited_sentences: list[str] = Field(default_factory=list)
+    quote: str | None = None
+    evidence: list[Span] = Field(default_factory=list)
+    reasons: list[Reason]
+    origin: Origin = "llm"
+
+
+class SummarySentence(_Strict):
+    text: str
+    sentences: list[str] = Field(..., description="Ids of the article sentences it rests on.")
+    evidence: list[Span] = Field(default_factory=list)
+    verification: Verification
+
+
+class Flag(_Strict):
+    """Something uncertain an editor must know about, anchored in the text."""
+
+    id: str
+    type: FlagType
+    message: str
+    span: Span | None = None
+    sentence_ids: list[str] = Field(default_factory=list)
+    origin: Origin = "llm"
+
+
+class SentenceRef(_Strict):
+    id: str
+    start: int
+    end: int
+    paragraph: int
+
+
+class RemovedText(_Strict):
+    """Input text left out of the analysis (a repeated paragraph, caption or title)."""
+
+    kind: str
+    span: Span
+    duplicate_of: int = Field(..., description="Start offset of the first occurrence.")
+
+
+class TokenUsage(_Strict):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None = Field(None, description="null when the provider's price is unknown.")
+
+
+class Timings(_Strict):
+    total: float
+    llm: float
+
+
+class Meta(_Strict):
+    model: str
+    prompt_version: str
+    prompt_sha256: str
+    schema_version: str = SCHEMA_VERSION
+    attempts: int = Field(..., description="Model calls made (1 + re-asks).")
+    usage: TokenUsage
+    timings_ms: Timings
+    warnings: list[str] = Field(default_factory=list)
+
+
+class AnalysisResponse(_Strict):
+    """The analysis. Every span satisfies ``request.text[start:end] == text``."""
+
+    summary: list[SummarySentence]
+    claims: list[Claim]
+    rejected_claims: list[RejectedClaim]
+    flags: list[Flag]
+    sentences: list[SentenceRef]
+    removed: list[RemovedText] = Field(default_factory=list)
+    meta: Meta
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, object]] | None = None
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    model: str | None = None
+    detail: str | None = None

@@ -1,0 +1,85 @@
+"""Runtime settings: one validated class, read from ``FACTDESK_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: litellm model string of the embedded default: llama.cpp's OpenAI-compatible server
+#: serving the bundled GGUF under the alias ``local``.
+LOCAL_MODEL = "openai/local"
+
+StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_object"]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; validated once at start-up."""
+
+    model_config = SettingsConfigDict(env_prefix="FACTDESK_", extra="ignore", frozen=True)
+
+    # model
+    model: str = Field(LOCAL_MODEL, min_length=1, description="Any litellm model string.")
+    api_base: str | None = Field(None, description="Base URL of a self-hosted endpoint.")
+    api_key: SecretStr | None = Field(
+        None, description="Key for the model provider; the provider's usual env vars also work."
+    )
+    structured_output: StructuredOutput = "auto"
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    max_output_tokens: int = Field(1024, ge=64, le=32_768)
+    timeout_s: float = Field(180.0, gt=0, description="Per model call.")
+    transport_retries: int = Field(3, ge=0, le=10)
+    retry_base_s: float = Field(0.5, ge=0)
+    retry_max_wait_s: float = Field(20.0, ge=0)
+    max_reasks: int = Field(2, ge=0, le=5)
+
+    # http
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65_535)
+    max_text_chars: int = Field(100_000, ge=1)
+    max_body_bytes: int = Field(2_000_000, ge=1024)
+
+    # prompts
+    prompt_version: str = "v1"
+    prompts_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "prompts")
+
+    # the embedded local model server
+    local_server: Literal["auto", "never"] = "auto"
+    local_model_host: str = "127.0.0.1"
+    local_model_port: int = Field(8081, ge=1, le=65_535)
+    local_model_path: Path | None = None
+    local_model_ctx: int = Field(8192, ge=512)
+    local_model_threads: int | None = Field(None, ge=1)
+    local_model_startup_s: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _prompts_exist(self) -> Settings:
+        if not self.prompts_dir.is_dir():
+            raise ValueError(f"FACTDESK_PROMPTS_DIR {self.prompts_dir} is not a directory")
+        return self
+
+    @property
+    def local_api_base(self) -> str:
+        """Base URL of the embedded llama.cpp server."""
+        return f"http://{self.local_model_host}:{self.local_model_port}/v1"
+
+    def is_local(self, model: str | None = None) -> bool:
+        """True when ``model`` (default: the configured one) is the embedded default."""
+        return (model or self.model) == LOCAL_MODEL and self.api_base in (None, self.local_api_base)
+
+    def api_base_for(self, model: str) -> str | None:
+        """The endpoint a call to ``model`` goes to (``None``: the provider's default)."""
+        if model == LOCAL_MODEL and self.api_base is None:
+            return self.local_api_base
+        if model == self.model:
+            return self.api_base
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (a FastAPI dependency; tests override it)."""
+    return Settings()

@@ -1,0 +1,283 @@
+"""Checks the model's output against the article itself.
+
+Evidence is cited by sentence id and turned into spans here, by code; quotes are aligned
+to the text (exact, then normalised, then fuzzy within the cited sentences). Every span
+built here is a slice of the original text, so ``text[start:end] == span.text`` holds by
+construction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz
+
+from .schemas import Reason, Span, Verification
+from .text import Document, Sentence, fold
+
+AlignMethod = Literal["exact", "normalized", "fuzzy"]
+FUZZY_THRESHOLD = 90.0
+
+_QUOTE_MARKS = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
+_NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[,\u00a0 ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
+_STOP = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been
+    being has have had do does did not no this that these those it its their they them he
+    she his her we our you your i me my there here which who whom whose what when where
+    why how than then so such very just also into over under about after before between
+    will would can could may might must shall should said says say told according""".split()
+)
+_NUMBER_WORDS = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1_000,
+    "million": 1_000_000, "billion": 1_000_000_000, "dozen": 12,
+}
+_SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
+
+
+def span_of(doc: Document, start: int, end: int, sentence_id: str | None = None) -> Span:
+    """A span of the original text (the offset contract holds by construction)."""
+    return Span(start=start, end=end, text=doc.text[start:end], sentence_id=sentence_id)
+
+
+def sentence_span(doc: Document, sentence: Sentence) -> Span:
+    """The span of a whole sentence."""
+    return span_of(doc, sentence.start, sentence.end, sentence.id)
+
+
+def ground_ids(doc: Document, ids: Iterable[str]) -> tuple[list[Sentence], list[str]]:
+    """Known sentences (in reading order, no repeats) and the unknown ids, in input order."""
+    known: dict[str, Sentence] = {}
+    unknown: list[str] = []
+    for sid in ids:
+        sentence = doc.sentence(sid)
+        if sentence is None:
+            if sid not in unknown:
+                unknown.append(sid)
+        else:
+            known[sid] = sentence
+    return sorted(known.values(), key=lambda s: s.start), unknown
+
+
+def sentence_containing(doc: Document, offset: int) -> Sentence | None:
+    """The kept sentence that contains character ``offset``, if any."""
+    for sentence in doc.sentences:
+        if sentence.start <= offset < sentence.end:
+            return sentence
+    return None
+
+
+def _strip_quote(quote: str) -> str:
+    q = quote.strip()
+    while q and q[0] in _QUOTE_MARKS:
+        q = q[1:].lstrip()
+    while q and q[-1] in _QUOTE_MARKS:
+        q = q[:-1].rstrip()
+    return q
+
+
+def align_quote(
+    doc: Document, quote: str, cited: Sequence[Sentence]
+) -> tuple[Span, AlignMethod] | None:
+    """Find ``quote`` in the article: exact, then after folding quotes/whitespace/case
+    (cited sentences first, then anywhere), then fuzzily within the cited sentences.
+    Returns the aligned span of the original text and how it was found, or ``None``."""
+    q = _strip_quote(quote)
+    if not q:
+        return None
+    regions: list[tuple[int, int]] = []
+    if cited:
+        regions.append((min(s.start for s in cited), max(s.end for s in cited)))
+    regions.append((0, len(doc.text)))
+
+    for lo, hi in regions:
+        at = doc.text.find(q, lo, hi)
+        if at != -1:
+            return _span_at(doc, at, at + len(q)), "exact"
+
+    fq = fold(q).text
+    if not fq:
+        return None
+    for lo, hi in regions:
+        folded = fold(doc.text[lo:hi], lo)
+        at = folded.text.find(fq)
+        if at != -1:
+            start, end = folded.original_span(at, at + len(fq))
+            return _span_at(doc, start, end), "normalized"
+
+    if cited:
+        lo, hi = regions[0]
+        folded = fold(doc.text[lo:hi], lo)
+        if folded.text:
+            match = fuzz.partial_ratio_alignment(fq, folded.text, score_cutoff=FUZZY_THRESHOLD)
+            if match is not None and match.dest_end > match.dest_start:
+                start, end = folded.original_span(match.dest_start, match.dest_end)
+                return _span_at(doc, start, end), "fuzzy"
+    return None
+
+
+def _span_at(doc: Document, start: int, end: int) -> Span:
+    sentence = sentence_containing(doc, start)
+    return span_of(doc, start, end, sentence.id if sentence else None)
+
+
+# ----------------------------------------------------------------------------- support
+
+
+def _numbers(text: str) -> set[float]:
+    """Numeric values in ``text``: digits with separators and common number words."""
+    values: set[float] = set()
+    for m in _NUMBER.finditer(text):
+        raw = re.sub(r"[,\u00a0 ]", "", m.group())
+        try:
+            values.add(float(raw))
+        except ValueError:
+            continue
+    words = [w.lower() for w in _WORD.findall(text)]
+    i = 0
+    while i < len(words):
+        if words[i] in _NUMBER_WORDS and words[i] not in _SCALE:
+            total, current = 0.0, float(_NUMBER_WORDS[words[i]])
+            j = i + 1
+            while j < len(words) and words[j] in _NUMBER_WORDS:
+                w = words[j]
+                if w in _SCALE:
+                    current *= _SCALE[w]
+                    if _SCALE[w] >= 1000:
+                        total, current = total + current, 0.0
+                else:
+                    current += _NUMBER_WORDS[w]
+                j += 1
+            values.add(total + current)
+            i = j
+            continue
+        i += 1
+    # "20 thousand", "1.5 million"
+    for m in re.finditer(r"(\d+(?:\.\d+)?)\s+(hundred|thousand|million|billion)", text, re.I):
+        values.add(float(m.group(1)) * _SCALE[m.group(2).lower()])
+    return values
+
+
+def _content_words(text: str) -> set[str]:
+    return {
+        w.lower()[:6]
+        for w in _WORD.findall(text)
+        if w.lower() not in _STOP and not w.isdigit() and len(w) > 1
+    }
+
+
+def _proper_nouns(text: str) -> set[str]:
+    """Capitalised words not at a sentence start (a cheap, language-agnostic proxy)."""
+    names: set[str] = set()
+    for m in _WORD.finditer(text):
+        word = m.group()
+        if not word[0].isupper() or word.lower() in _STOP:
+            continue
+        before = text[: m.start()].rstrip()
+        if not before or before[-1] in ".!?:\"'\u201c\u2018(":
+            continue
+        names.add(word)
+    return names
+
+
+@dataclass(frozen=True)
+class SupportCheck:
+    """The result of checking one statement against its evidence."""
+
+    verification: Verification
+    overlap: float
+
+
+def check_support(statement: str, evidence: str, article: str) -> SupportCheck:
+    """Does ``evidence`` (the cited text) support ``statement``? Numbers in the statement
+    must occur in the evidence, names in the article, and its content words mostly in the
+    evidence. Never returns ``supported`` with an unmet check."""
+    reasons: list[Reason] = []
+    status: Literal["supported", "partially_supported", "unsupported"] = "supported"
+
+    missing_numbers = sorted(_numbers(statement) - _numbers(evidence))
+    if missing_numbers:
+        shown = ", ".join(f"{n:g}" for n in missing_numbers[:5])
+        in_article = _numbers(article)
+        if any(n not in in_article for n in missing_numbers):
+            status = "unsupported"
+            reasons.append(
+                Reason(code="number-not-in-article", message=f"number(s) {shown} not in article")
+            )
+        else:
+            status = "partially_supported"
+            reasons.append(
+                Reason(
+                    code="number-not-in-evidence",
+                    message=f"number(s) {shown} not in the cited sentences",
+                )
+            )
+
+    folded_article = fold(article).text
+    missing_names = sorted(n for n in _proper_nouns(statement) if fold(n).text not in folded_article)
+    if missing_names:
+        status = "unsupported"
+        reasons.append(
+            Reason(
+                code="entity-not-in-article",
+                message=f"name(s) not in article: {', '.join(missing_names[:5])}",
+            )
+        )
+
+    claim_words = _content_words(statement)
+    overlap = (
+        len(claim_words & _content_words(evidence)) / len(claim_words) if claim_words else 1.0
+    )
+    if overlap < 0.3:
+        status = "unsupported"
+        reasons.append(
+            Reason(
+                code="low-overlap",
+                message=f"only {overlap:.0%} of the content words occur in the cited sentences",
+            )
+        )
+    elif overlap < 0.6 and status == "supported":
+        status = "partially_supported"
+        reasons.append(
+            Reason(
+                code="partial-overlap",
+                message=f"{overlap:.0%} of the content words occur in the cited sentences",
+            )
+        )
+    return SupportCheck(Verification(status=status, reasons=reasons), overlap)
+
+
+def speaker_found(doc: Document, speaker: str, cited: Sequence[Sentence]) -> bool:
+    """True when the speaker's content words occur in a cited sentence's paragraph or the
+    paragraph before it (later mentions: "the official added")."""
+    words = _content_words(speaker)
+    if not words:
+        return True
+    paragraphs: set[int] = set()
+    for s in cited:
+        paragraphs.update({s.paragraph, max(0, s.paragraph - 1)})
+    context = " ".join(
+        doc.text[doc.paragraphs[i].start : doc.paragraphs[i].end] for i in sorted(paragraphs)
+    )
+    return bool(words & _content_words(context))
+
+
+def find_in_sentences(doc: Document, needle: str, cited: Sequence[Sentence]) -> Span | None:
+    """The first occurrence of ``needle`` (folded) inside the cited sentences."""
+    fneedle = fold(needle).text
+    if not fneedle:
+        return None
+    for s in cited:
+        folded = fold(s.text, s.start)
+        at = folded.text.find(fneedle)
+        if at != -1:
+            start, end = folded.original_span(at, at + len(fneedle))
+            return span_of(doc, start, end, s.id)
+    return None
