@@ -102,12 +102,15 @@ async def problem_type(slug: str) -> JSONResponse:
         if cls.slug == slug:
             doc = (cls.__doc__ or cls.title).strip()
             return JSONResponse(
-                {"type": errors.PROBLEM_BASE + slug, "title": cls.title, "status": cls.status,
-                 "description": doc}
+                {
+                    "type": errors.PROBLEM_BASE + slug,
+                    "title": cls.title,
+                    "status": cls.status,
+                    "description": doc,
+                }
             )
     if slug == "method-not-allowed":
         return JSONResponse(
             {"type": errors.PROBLEM_BASE + slug, "title": "Method not allowed", "status": 405}
         )
     raise errors.NotFound(f"no problem type {slug!r}")
-

@@ -80,8 +80,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
             400,
             errors.InvalidJSON.slug,
             errors.InvalidJSON.title,
-            f"The body is not valid JSON ({reason}); send a JSON object like "
-            '{"text": "..."}.',
+            f'The body is not valid JSON ({reason}); send a JSON object like {{"text": "..."}}.',
             request.url.path,
         )
     items = [

@@ -57,8 +57,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         _maybe_start_local(settings, stack, Path(args.model_log) if args.model_log else None)
         app = create_app(settings)
-        print(f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}); "
-              f"docs at http://{host}:{port}/docs", file=sys.stderr)
+        print(
+            f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}); "
+            f"docs at http://{host}:{port}/docs",
+            file=sys.stderr,
+        )
         uvicorn.run(app, host=host, port=port, log_level=args.log_level)
     return 0
 
@@ -104,9 +107,9 @@ def render_markdown(result: AnalysisResponse, title: str | None = None) -> str:
             lines.append(f"   - flags: {names}")
     if result.rejected_claims:
         lines += ["", f"## Rejected claims ({len(result.rejected_claims)})", ""]
-        for r in result.rejected_claims:
-            why = "; ".join(x.message for x in r.reasons)
-            lines.append(f"- ~~{r.text}~~ — {why}")
+        for rejected in result.rejected_claims:
+            why = "; ".join(x.message for x in rejected.reasons)
+            lines.append(f"- ~~{rejected.text}~~ — {why}")
     lines += ["", f"## Flags ({len(result.flags)})", ""]
     for f in result.flags:
         where = f"“{f.span.text}”" if f.span else ""
@@ -143,8 +146,11 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         print("factdesk: the article is empty", file=sys.stderr)
         return EXIT_INPUT
     if len(text) > settings.max_text_chars:
-        print(f"factdesk: the article has {len(text):,} characters; the limit is "
-              f"{settings.max_text_chars:,} (FACTDESK_MAX_TEXT_CHARS)", file=sys.stderr)
+        print(
+            f"factdesk: the article has {len(text):,} characters; the limit is "
+            f"{settings.max_text_chars:,} (FACTDESK_MAX_TEXT_CHARS)",
+            file=sys.stderr,
+        )
         return EXIT_INPUT
     with ExitStack() as stack:
         _maybe_start_local(settings, stack, None)
@@ -182,8 +188,9 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--format", choices=["json", "md"], default="json")
     an.add_argument("--model", help="litellm model string (default: FACTDESK_MODEL)")
     an.add_argument("--title")
-    an.add_argument("--summary-sentences", type=int, default=3, choices=range(1, 11),
-                    metavar="{1..10}")
+    an.add_argument(
+        "--summary-sentences", type=int, default=3, choices=range(1, 11), metavar="{1..10}"
+    )
     an.set_defaults(func=cmd_analyze)
     return parser
 

@@ -166,8 +166,6 @@ class ModelOutputInvalid(ModelError):
     status = 502
 
 
-
-
 class NotFound(RequestProblem):
     slug = "not-found"
     title = "No such resource"

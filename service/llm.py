@@ -149,7 +149,23 @@ def _message_of(exc: BaseException) -> str:
     return text[:500]
 
 
-def map_litellm_error(exc: BaseException, model: str) -> tuple[ModelError | Exception, bool]:
+def _is_connection_error(exc: BaseException) -> bool:
+    """litellm reports a refused connection as a 500; find the cause in the chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.ConnectError, ConnectionError)):
+            return True
+        if current.__class__.__name__ == "APIConnectionError":
+            return True
+        current = current.__cause__ or current.__context__
+    return "Connection error" in str(exc)
+
+
+def map_litellm_error(
+    exc: BaseException, model: str
+) -> tuple[ModelError | ContextWindowExceeded | BaseException, bool]:
     """Map a litellm exception to ``(our error, retryable)``. Never leaks keys: litellm's
     messages name the provider and status, not credentials."""
     ll = _litellm()
@@ -169,7 +185,7 @@ def map_litellm_error(exc: BaseException, model: str) -> tuple[ModelError | Exce
         ), True
     if isinstance(exc, ll.Timeout):
         return ModelTimeout(f"{model} did not answer in time"), True
-    if isinstance(exc, ll.APIConnectionError):
+    if isinstance(exc, ll.APIConnectionError) or _is_connection_error(exc):
         return ModelUnavailable(f"{model} is unreachable: {msg}"), True
     if isinstance(exc, (ll.AuthenticationError, ll.PermissionDeniedError)):
         return ModelUpstreamError(
@@ -209,7 +225,10 @@ class LiteLLMClient:
         mode = self.settings.structured_output
         if mode != "auto":
             return mode
-        if model == LOCAL_MODEL or self.settings.api_base_for(model) == self.settings.local_api_base:
+        if (
+            model == LOCAL_MODEL
+            or self.settings.api_base_for(model) == self.settings.local_api_base
+        ):
             return "json_object_schema"
         provider = model.split("/", 1)[0] if "/" in model else ""
         if provider in {"hosted_vllm", "llamafile", "lm_studio"}:
@@ -252,6 +271,8 @@ class LiteLLMClient:
             response = await ll.acompletion(**kwargs)
         except Exception as exc:
             mapped, retryable = map_litellm_error(exc, request.model)
+            if isinstance(mapped, ContextWindowExceeded):
+                raise mapped from exc
             if not isinstance(mapped, ModelError):
                 raise ModelUpstreamError(f"{request.model} failed: {_message_of(exc)}") from exc
             if retryable:
@@ -318,13 +339,11 @@ class LiteLLMClient:
                     remaining = max(0.1, deadline - time.monotonic())
                     completion = await self._call_once(request, min(s.timeout_s, remaining))
                     log.debug("model call ok after %d transport attempt(s)", attempts)
-                    return Completion(
-                        completion.text, completion.usage, completion.model, attempts
-                    )
+                    return Completion(completion.text, completion.usage, completion.model, attempts)
         except _Retryable as exc:
             error = exc.error
             error.record = CallRecord(attempts=attempts)
-            error.detail = f"{error.detail} (after {attempts} attempt(s))"
+            error.detail = f"{error.detail} (tried {attempts} time(s))"
             raise error from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -338,7 +357,10 @@ class LiteLLMClient:
                 async with httpx.AsyncClient(timeout=3.0) as client:
                     r = await client.get(url)
             except httpx.HTTPError as exc:
-                return False, f"model server at {api_base} is unreachable ({exc.__class__.__name__})"
+                return (
+                    False,
+                    f"model server at {api_base} is unreachable ({exc.__class__.__name__})",
+                )
             if r.status_code >= 400:
                 return False, f"model server at {api_base} answered HTTP {r.status_code}"
             return True, f"model server at {api_base} is up"
@@ -438,7 +460,6 @@ async def complete_structured(
             continue
         return StructuredResult(value, attempt, usage, completion.text, served_by)
     raise ModelOutputInvalid(
-        f"{model} returned output that does not match the schema "
-        f"{max_reasks + 1} time(s)",
+        f"{model} returned output that does not match the schema {max_reasks + 1} time(s)",
         record=CallRecord(attempts=max_reasks + 1, usage=usage, last_output=last_raw),
     )

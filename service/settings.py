@@ -44,7 +44,9 @@ class Settings(BaseSettings):
 
     # prompts
     prompt_version: str = "v1"
-    prompts_dir: Path = Field(default_factory=lambda: Path(__file__).resolve().parent.parent / "prompts")
+    prompts_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "prompts"
+    )
 
     # the embedded local model server
     local_server: Literal["auto", "never"] = "auto"

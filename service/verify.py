@@ -24,20 +24,49 @@ FUZZY_THRESHOLD = 90.0
 _QUOTE_MARKS = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[,\u00a0 ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
-_STOP = frozenset(
-    """a an the and or but if of to in on at by for with from as is are was were be been
-    being has have had do does did not no this that these those it its their they them he
-    she his her we our you your i me my there here which who whom whose what when where
-    why how than then so such very just also into over under about after before between
-    will would can could may might must shall should said says say told according""".split()
-)
+_SCALED = re.compile(r"\s+(hundred|thousand|million|billion)\b", re.I)
+_STOP_WORDS = """
+a an the and or but if of to in on at by for with from as is are was were be been being
+has have had do does did not no this that these those it its their they them he she his
+her we our you your i me my there here which who whom whose what when where why how than
+then so such very just also into over under about after before between will would can
+could may might must shall should said says say told according
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 _NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
-    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
-    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
-    "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1_000,
-    "million": 1_000_000, "billion": 1_000_000_000, "dozen": 12,
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1_000,
+    "million": 1_000_000,
+    "billion": 1_000_000_000,
+    "dozen": 12,
 }
 _SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 
@@ -135,6 +164,8 @@ def _numbers(text: str) -> set[float]:
     """Numeric values in ``text``: digits with separators and common number words."""
     values: set[float] = set()
     for m in _NUMBER.finditer(text):
+        if _SCALED.match(text, m.end()):
+            continue  # "20 thousand" is 20000, added below
         raw = re.sub(r"[,\u00a0 ]", "", m.group())
         try:
             values.add(float(raw))
@@ -160,7 +191,7 @@ def _numbers(text: str) -> set[float]:
             continue
         i += 1
     # "20 thousand", "1.5 million"
-    for m in re.finditer(r"(\d+(?:\.\d+)?)\s+(hundred|thousand|million|billion)", text, re.I):
+    for m in re.finditer(r"(\d+(?:\.\d+)?)" + _SCALED.pattern, text, re.I):
         values.add(float(m.group(1)) * _SCALE[m.group(2).lower()])
     return values
 
@@ -169,7 +200,10 @@ def _content_words(text: str) -> set[str]:
     return {
         w.lower()[:6]
         for w in _WORD.findall(text)
-        if w.lower() not in _STOP and not w.isdigit() and len(w) > 1
+        if w.lower() not in _STOP
+        and w.lower() not in _NUMBER_WORDS
+        and not w.isdigit()
+        and len(w) > 1
     }
 
 
@@ -221,7 +255,9 @@ def check_support(statement: str, evidence: str, article: str) -> SupportCheck:
             )
 
     folded_article = fold(article).text
-    missing_names = sorted(n for n in _proper_nouns(statement) if fold(n).text not in folded_article)
+    missing_names = sorted(
+        n for n in _proper_nouns(statement) if fold(n).text not in folded_article
+    )
     if missing_names:
         status = "unsupported"
         reasons.append(
@@ -232,9 +268,7 @@ def check_support(statement: str, evidence: str, article: str) -> SupportCheck:
         )
 
     claim_words = _content_words(statement)
-    overlap = (
-        len(claim_words & _content_words(evidence)) / len(claim_words) if claim_words else 1.0
-    )
+    overlap = len(claim_words & _content_words(evidence)) / len(claim_words) if claim_words else 1.0
     if overlap < 0.3:
         status = "unsupported"
         reasons.append(

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from service.errors import ModelOutputInvalid
+from service.pipeline import analyze
+from service.schemas import AnalysisOptions, AnalysisRequest
+from service.settings import Settings
+from tests.conftest import assert_offset_contract, seed_llm_output
+from tests.fakes import FakeLLM
+
+
+async def test_seed_article_grounds_claims_quotes_and_flags(
+    seed_text: str, settings: Settings
+) -> None:
+    fake = FakeLLM(seed_llm_output(seed_text))
+    result = await analyze(AnalysisRequest(text=seed_text), settings, fake)
+    data = result.model_dump(mode="json")
+    assert assert_offset_contract(seed_text, data) > 20
+
+    assert [c.text for c in result.claims][:2] == [
+        "About 20,000 people have fled Baghuz.",
+        "The IS leadership is not still in Baghuz.",
+    ]
+    quoted = result.claims[1]
+    assert quoted.quote is not None
+    assert quoted.quote.text.startswith("We’re pretty confident")  # curly apostrophe kept
+    assert quoted.speaker.type == "anonymous"
+    assert any(r.code == "quote-aligned-normalized" for r in quoted.verification.reasons)
+    assert all(c.verification.status != "unsupported" for c in result.claims)
+
+    types = {f.type for f in result.flags}
+    assert {"hedge", "estimate", "anonymous_source"} <= types
+    pentagon = result.claims[0]
+    assert any(f.type == "estimate" for f in result.flags if f.id in pentagon.flags), (
+        "the estimate flag attaches to the claim citing the same sentence"
+    )
+    assert result.meta.attempts == 1
+    assert result.meta.prompt_version == "analyze.v1"
+    assert len(result.meta.prompt_sha256) == 64
+    assert result.removed, "repeated paragraphs are reported"
+    assert all(s.verification.status == "supported" for s in result.summary)
+
+
+async def test_ungroundable_claims_are_rejected_with_reasons(
+    seed_text: str, settings: Settings
+) -> None:
+    output = seed_llm_output(seed_text)
+    good_sid = output["claims"][0]["sentences"][0]
+    output["claims"] = [
+        {
+            "text": "Something.",
+            "speaker": None,
+            "speaker_type": "unknown",
+            "cue": None,
+            "sentences": ["S999"],
+            "quote": None,
+        },
+        {
+            "text": "The official said victory came.",
+            "speaker": "the official",
+            "speaker_type": "anonymous",
+            "cue": "said",
+            "sentences": [good_sid],
+            "quote": "Victory is ours and the war is over",
+        },
+        {
+            "text": "About 90,000 people have fled Baghuz.",
+            "speaker": "the Pentagon",
+            "speaker_type": "organization",
+            "cue": "estimates",
+            "sentences": [good_sid],
+            "quote": None,
+        },
+    ]
+    result = await analyze(AnalysisRequest(text=seed_text), settings, FakeLLM(output))
+    assert result.claims == []
+    codes = [{r.code for r in c.reasons} for c in result.rejected_claims]
+    assert "evidence-not-found" in codes[0] and "unknown-sentence-id" in codes[0]
+    assert "quote-not-found" in codes[1]
+    assert "number-not-in-article" in codes[2]
+    assert_offset_contract(seed_text, result.model_dump(mode="json"))
+
+
+async def test_flag_with_cue_not_in_sentence_is_dropped_with_warning(
+    seed_text: str, settings: Settings
+) -> None:
+    output = seed_llm_output(seed_text)
+    output["flags"] = [{"type": "hedge", "sentences": ["S1"], "cue": "allegedly maybe"}]
+    result = await analyze(AnalysisRequest(text=seed_text), settings, FakeLLM(output))
+    assert not [f for f in result.flags if f.type == "hedge"]
+    assert any("allegedly maybe" in w for w in result.meta.warnings)
+
+
+async def test_reask_then_success_counts_attempts(seed_text: str, settings: Settings) -> None:
+    fake = FakeLLM('{"summary": []}', seed_llm_output(seed_text))
+    result = await analyze(AnalysisRequest(text=seed_text), settings, fake)
+    assert result.meta.attempts == 2
+    assert result.meta.usage.prompt_tokens == 200
+
+
+async def test_invalid_every_time(seed_text: str, settings: Settings) -> None:
+    fake = FakeLLM("x", "y", "z")
+    with pytest.raises(ModelOutputInvalid):
+        await analyze(AnalysisRequest(text=seed_text), settings, fake)
+
+
+async def test_summary_is_cut_to_the_requested_length(seed_text: str, settings: Settings) -> None:
+    output = seed_llm_output(seed_text)
+    output["summary"] = output["summary"] + copy.deepcopy(output["summary"])
+    request = AnalysisRequest(text=seed_text, options=AnalysisOptions(summary_sentences=1))
+    fake = FakeLLM(output)
+    result = await analyze(request, settings, fake)
+    assert len(result.summary) == 1
+    assert any("summary sentences" in w for w in result.meta.warnings)
+    assert fake.requests[0].schema["properties"]["summary"]["maxItems"] == 1
+
+
+async def test_model_option_overrides_the_default(seed_text: str, settings: Settings) -> None:
+    fake = FakeLLM(seed_llm_output(seed_text))
+    request = AnalysisRequest(text=seed_text, options=AnalysisOptions(model="openai/gpt-4o-mini"))
+    result = await analyze(request, settings, fake)
+    assert fake.requests[0].model == "openai/gpt-4o-mini"
+    assert result.meta.model == "openai/gpt-4o-mini"
