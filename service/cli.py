@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -57,6 +58,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         _maybe_start_local(settings, stack, Path(args.model_log) if args.model_log else None)
         app = create_app(settings)
+        # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
+        # lets the ExitStack stop the local model server instead of orphaning it.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         print(
             f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}); "
             f"docs at http://{host}:{port}/docs",
@@ -64,6 +68,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         uvicorn.run(app, host=host, port=port, log_level=args.log_level)
     return 0
+
+
+def cmd_model_server(args: argparse.Namespace) -> int:
+    """Run the embedded llama.cpp server in the foreground (what ``serve`` starts itself)."""
+    import os
+
+    from . import localmodel
+
+    settings = _settings()
+    update: dict[str, object] = {}
+    if args.host:
+        update["local_model_host"] = args.host
+    if args.port:
+        update["local_model_port"] = args.port
+    settings = settings.model_copy(update=update)
+    try:
+        cmd = localmodel.server_command(settings, localmodel.find_model_path(settings))
+    except localmodel.LocalModelError as exc:
+        print(f"factdesk: {exc}", file=sys.stderr)
+        return EXIT_MODEL
+    print(" ".join(cmd), file=sys.stderr)
+    os.execv(cmd[0], cmd)
+    return 0  # pragma: no cover - execv does not return
 
 
 def _read_input(path: str) -> str:
@@ -182,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model-log", help="file for the local model server's output")
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
+
+    ms = sub.add_parser("model-server", help="run the embedded local model server (foreground)")
+    ms.add_argument("--host", help="default: FACTDESK_LOCAL_MODEL_HOST or 127.0.0.1")
+    ms.add_argument("--port", type=int, help="default: FACTDESK_LOCAL_MODEL_PORT or 8081")
+    ms.set_defaults(func=cmd_model_server)
 
     an = sub.add_parser("analyze", help="analyse an article file (or - for stdin)")
     an.add_argument("file", help="path to a plain-text article, or - for stdin")

