@@ -16,7 +16,6 @@ from service.schemas import AnalysisResponse
 from service.settings import Settings
 from tests.conftest import assert_offset_contract
 
-
 RERECORD = (
     "the request no longer matches the recorded cassette (prompt, schema, settings or "
     "segmentation changed): re-record with `make run` in one shell and "
