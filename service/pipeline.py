@@ -30,10 +30,10 @@ from .schemas import (
     Verification,
 )
 from .settings import Settings
+from .support import check_support
 from .text import Document, Sentence, prepare
 from .verify import (
     align_quote,
-    check_support,
     find_in_sentences,
     ground_ids,
     sentence_span,

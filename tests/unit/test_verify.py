@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from service.support import check_support
 from service.text import prepare
-from service.verify import align_quote, check_support, ground_ids
+from service.verify import align_quote, ground_ids
 
 
 def test_align_exact_normalized_and_fuzzy() -> None:
