@@ -23,25 +23,37 @@ _QUOTE_FOLD = {
     "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
 }
 
+
+def _words(text: str) -> tuple[str, ...]:
+    """The whitespace-separated words of a lexicon literal, in order."""
+    return tuple(text.split())
+
+
 # Words that end with a period without ending a sentence.
-_ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof gen sen rep reps gov lt col maj capt sgt cpl adm cmdr st jr sr rev
+_ABBREVIATIONS = frozenset(_words(
+    """
+    mr mrs ms dr prof gen sen rep reps gov lt col maj capt sgt cpl adm cmdr st jr sr rev
     hon pres supt insp det vs v etc corp co ltd bros dept univ approx est al ft mt ave
-    blvd rd atty gens sens""".split()
-)
+    blvd rd atty gens sens
+    """
+))
 # Only abbreviations when capitalised ("Feb. 3", but "the sun. The" ends a sentence).
-_ABBREVIATIONS_CAPITALISED = frozenset(
-    """jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat
-    sun inc""".split()
-)
+_ABBREVIATIONS_CAPITALISED = frozenset(_words(
+    """
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat
+    sun inc
+    """
+))
 # Only abbreviations before a number ("No. 2", but "he said no. Then").
-_ABBREVIATIONS_NUMERIC = frozenset("no nos vol fig pp p".split())
+_ABBREVIATIONS_NUMERIC = frozenset(["no", "nos", "vol", "fig", "pp", "p"])
 # Dotted abbreviations after which a capitalised word usually starts a new sentence.
 _SENTENCE_FINAL_DOTTED = frozenset(["a.m", "p.m", "etc", "i.e", "e.g"])
-_SENTENCE_STARTERS = frozenset(
-    """the a an he she it they we i you but and so yet this that these those there his
-    her their its our in on at after before when while if as for however meanwhile""".split()
-)
+_SENTENCE_STARTERS = frozenset(_words(
+    """
+    the a an he she it they we i you but and so yet this that these those there his her
+    their its our in on at after before when while if as for however meanwhile
+    """
+))
 _BULLET = re.compile(r"(?:[-*\u2022\u25aa\u25cf\u2023\u2043\u00b7]|\d{1,3}[.)])\s+")
 _TERMINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")
 
@@ -50,7 +62,12 @@ _OPEN_QUOTES = "\u201c\u00ab"
 _OPENS_BEFORE = frozenset(" \t([{\u2014\u2013-:/")
 _CLOSE_QUOTES = "\u201d\u00bb"
 _SENTENCE_END = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]\u00bb]*")
-_NEXT_STARTS_SENTENCE = re.compile(r"\s+(?=[\"'\u201c\u2018(\[\u00ab]*[A-Z0-9\u00c0-\u024f\u0370-\u1fff\u0400-\u04ff\u0590-\u06ff\u3040-\u9fff\uac00-\ud7af])")
+_NEXT_STARTS_SENTENCE = re.compile(
+    r"\s+(?=[\"'\u201c\u2018(\[\u00ab]*"
+    r"[A-Z0-9\u00c0-\u024f\u0370-\u1fff\u0400-\u04ff\u0590-\u06ff\u3040-\u9fff\uac00-\ud7af])"
+)
+# Characters the sentence splitter has to look at; it skips everything else.
+_SPECIAL = re.compile('[.!?\u2026\u3002\uff01\uff1f"\u201c\u201d\u00ab\u00bb]')
 # Scripts whose sentence-final marks are not followed by a space.
 _CJK_END = re.compile(r"[\u3002\uff01\uff1f]")
 
@@ -251,6 +268,10 @@ def _split(text: str, start: int, end: int, *, track_quotes: bool) -> list[tuple
     depth = 0
     i = start
     while i < end:
+        jump = _SPECIAL.search(text, i, end)
+        if jump is None:
+            break
+        i = jump.start()
         ch = text[i]
         if track_quotes:
             if ch in _OPEN_QUOTES or (ch == '"' and (i == start or text[i - 1] in _OPENS_BEFORE)):
@@ -302,7 +323,11 @@ def _role(text: str, start: int, end: int, index: int) -> ParagraphRole:
     line = text[start:end]
     if _BULLET.match(line) and end - start > 3:
         return "list_item"
-    if _TERMINAL.search(line) is None and len(line.split()) <= 20:
+    if (
+        _TERMINAL.search(line) is None
+        and len(line.split()) <= 20
+        and re.search(r"[.!?][\"'\u201d\u2019)]*\s", line) is None
+    ):
         return "title" if index == 0 else "heading"
     return "body"
 
@@ -358,6 +383,8 @@ def prepare(text: str) -> Document:
             ids.append(sid)
         paragraphs.append(Paragraph(index, start, end, tuple(ids)))
         roles.append(role)
+    if len(roles) == 1 and roles[0] in ("title", "heading"):
+        roles[0] = "body"  # a lone line is the text itself, not its headline
     kept = tuple(
         Paragraph(p.index, p.start, p.end, p.sentence_ids, role)
         for p, role in zip(paragraphs, roles, strict=True)

@@ -1,0 +1,203 @@
+"""Attributions: quote forms, indirect speech, speaker types, linking, odd input."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.analyzers import Attribution, analyze
+from service.analyzers.attributions import find_attributions, speaker_type
+from service.text import prepare
+
+
+def _attrs(text: str) -> tuple[Attribution, ...]:
+    doc = prepare(text)
+    found = find_attributions(doc)
+    for a in found:
+        for span in (a.source, a.cue, a.content):
+            if span is not None:
+                assert doc.text[span.start : span.end] == span.text
+    return found
+
+
+def _triples(text: str) -> list[tuple[str | None, str | None, str]]:
+    return [
+        (a.source.text if a.source else None, a.cue.text if a.cue else None, a.content.text)
+        for a in _attrs(text)
+    ]
+
+
+def test_plain_quote_then_speaker() -> None:
+    (a,) = _attrs("“Prices will rise,” Jane Doe said on Monday.")
+    assert (a.source and a.source.text, a.cue and a.cue.text) == ("Jane Doe", "said")
+    assert a.content.text == "“Prices will rise,”"
+    assert a.direct_quote and a.speaker_type == "person"
+
+
+def test_inverted_quote_said_speaker() -> None:
+    (a,) = _attrs("“Prices will rise,” said Jane Doe, an economist at the bank.")
+    assert a.source is not None and a.source.text == "Jane Doe, an economist at the bank"
+    assert a.speaker_name == "Jane Doe" and a.speaker_type == "person"
+    assert a.content.text == "“Prices will rise,”"
+
+
+def test_straight_quotes() -> None:
+    (a,) = _attrs('"Prices will rise," the minister said.')
+    assert a.content.text == '"Prices will rise,"'
+    assert a.source is not None and a.source.text == "the minister"
+
+
+def test_split_quote_gives_a_linked_continuation() -> None:
+    first, second = _attrs("“Prices will rise,” he said, “and wages will not.”")
+    assert first.content.text == "“Prices will rise,”"
+    assert second.content.text == "“and wages will not.”"
+    assert second.linked_to == first.id and second.direct_quote
+    assert second.cue == first.cue
+
+
+def test_quote_spanning_sentences_continues_in_the_next_sentence() -> None:
+    text = "“We lost,” the coach said. “We will be back next year.”"
+    first, second = _attrs(text)
+    assert first.content.text == "“We lost,”"
+    assert second.content.text == "“We will be back next year.”"
+    assert second.linked_to == first.id
+    assert second.sentence_ids == ("S2",)
+
+
+def test_multi_sentence_quote_before_the_speaker() -> None:
+    (a,) = _attrs("“We lost. We will be back,” the coach said.")
+    assert a.content.text == "“We lost. We will be back,”"
+    assert a.sentence_ids == ("S1",)
+
+
+def test_speaker_then_colon_quote() -> None:
+    (a,) = _attrs("The senator said: “This bill is dead.”")
+    assert a.source is not None and a.source.text == "The senator"
+    assert a.content.text == "“This bill is dead.”" and a.direct_quote
+
+
+def test_indirect_speech_with_that() -> None:
+    (a,) = _attrs("The mayor said that the bridge would reopen in May.")
+    assert a.content.text == "that the bridge would reopen in May"
+    assert not a.direct_quote
+
+
+def test_told_skips_the_addressee_and_time() -> None:
+    (a,) = _attrs("The governor told reporters on Friday that taxes would rise.")
+    assert a.cue is not None and a.cue.text == "told"
+    assert a.content.text == "that taxes would rise"
+
+
+def test_according_to_before_and_after() -> None:
+    after = _triples("The plant will close next year, according to company documents.")
+    assert after == [("company documents", "according to", "The plant will close next year")]
+    before = _triples("According to the police, three people were arrested.")
+    assert before == [("the police", "According to", "three people were arrested")]
+
+
+def test_reporting_verbs() -> None:
+    for verb in ("warned", "tweeted", "claimed", "estimates"):
+        (a,) = _attrs(f"The agency {verb} that 300 homes were lost.")
+        assert a.cue is not None and a.cue.text == verb
+        assert a.content.text == "that 300 homes were lost"
+
+
+def test_unquoted_claim_then_speaker() -> None:
+    (a,) = _attrs("The talks have collapsed, Reuters reports.")
+    assert a.speaker_type == "outlet"
+    assert a.content.text == "The talks have collapsed"
+
+
+def test_appositive_source() -> None:
+    (a,) = _attrs("Mary Poppins, a spokeswoman for the city, said the park would close.")
+    assert a.source is not None and a.source.text == "Mary Poppins, a spokeswoman for the city"
+    assert a.speaker_name == "Mary Poppins" and a.speaker_type == "person"
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("Gen. Joseph Votel", "person"),
+        ("Jane Doe", "person"),
+        ("a senior U.S. defense official", "anonymous"),
+        ("sources", "anonymous"),
+        ("people familiar with the talks", "anonymous"),
+        ("the Pentagon", "organization"),
+        ("the International Rescue Committee", "organization"),
+        ("SDF officials", "organization"),
+        ("VOA news", "outlet"),
+        ("The New York Times", "outlet"),
+        ("a message recovered from the phone of an IS fighter", "document"),
+        ("a report by the ministry", "document"),
+        ("it", "unknown"),
+    ],
+)
+def test_speaker_types(source: str, kind: str) -> None:
+    assert speaker_type(source) == kind
+
+
+def test_speaker_types_end_to_end() -> None:
+    text = (
+        "Sources said the deal was close. A senior official said talks would resume. "
+        "The ministry said it was ready. A leaked memo claimed the plan was dead. "
+        "CNN reported that the talks ended."
+    )
+    kinds = [a.speaker_type for a in _attrs(text)]
+    assert kinds == ["anonymous", "anonymous", "organization", "document", "outlet"]
+
+
+def test_pronoun_links_to_the_last_named_person() -> None:
+    text = (
+        "“We will win,” Jane Doe said.\n\n"
+        "“It is over,” John Roe said.\n\n"
+        "He added that the vote was close."
+    )
+    doe, roe, he = _attrs(text)
+    assert he.linked_to == roe.id and he.speaker_name == "John Roe"
+    assert doe.linked_to is None
+
+
+def test_definite_description_links_to_the_anonymous_official() -> None:
+    text = (
+        "“It is bad,” a senior defense official said.\n\n"
+        "A police spokesman said roads were closed.\n\n"
+        "“It will get worse,” the defense official added."
+    )
+    first, _, later = _attrs(text)
+    assert later.linked_to == first.id
+    assert later.speaker_name == "a senior defense official"
+
+
+def test_last_name_links_to_the_full_name() -> None:
+    first, later = _attrs("Jane Doe said the plan works.\n\nDoe added that costs fell.")
+    assert later.linked_to == first.id and later.speaker_name == "Jane Doe"
+
+
+def test_no_quotes_and_no_reporting_verbs() -> None:
+    assert _attrs("The river rose overnight. Schools were closed.") == ()
+
+
+def test_unbalanced_quotes_do_not_crash() -> None:
+    found = _attrs("“The river rose,” the mayor said. “And then it kept rising")
+    assert found[0].source is not None and found[0].source.text == "the mayor"
+    _attrs("He said ” nothing “ at all ” really.")
+
+
+def test_all_caps_text() -> None:
+    found = _attrs("“WE WILL WIN,” THE MAYOR SAID. OFFICIALS SAID THAT THE DAM HELD.")
+    assert [a.cue.text for a in found if a.cue] == ["SAID", "SAID"]
+
+
+def test_one_megabyte_of_text_completes() -> None:
+    para = (
+        "“Prices will rise {n},” Jane Doe said on Monday. Officials estimated that about "
+        "{n} people may have left, according to the agency.\n\n"
+    )
+    parts: list[str] = []
+    size = 0
+    while size < 1_000_000:
+        parts.append(para.format(n=len(parts) + 10_000))  # never a year
+        size += len(parts[-1])
+    text = "".join(parts)
+    findings = analyze(prepare(text))
+    assert len(findings.attributions) >= 3 * len(parts)
+    assert len(findings.figures) == 2 * len(parts)
