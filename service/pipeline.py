@@ -9,8 +9,10 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .analyzers import analyze as find_all
 from .llm import LLM, complete_structured
 from .llm_output import LLMAnalysis, LLMClaim, LLMFlag, response_schema
+from .merge import merge
 from .prompts import PromptTemplate, load_prompt, render_analyze
 from .schemas import (
     SCHEMA_VERSION,
@@ -36,9 +38,9 @@ from .verify import (
     align_quote,
     find_in_sentences,
     ground_ids,
+    instruction_sentences,
     sentence_span,
     span_of,
-    speaker_found,
 )
 
 _FLAG_MESSAGES = {
@@ -97,13 +99,29 @@ def _ground_flags(doc: Document, flags: Sequence[LLMFlag], warnings: list[str]) 
     return out
 
 
+def _drop_instructions(
+    cited: list[Sentence], blocked: frozenset[str], reasons: list[Reason]
+) -> list[Sentence]:
+    injected = [s.id for s in cited if s.id in blocked]
+    if injected:
+        reasons.append(
+            Reason(
+                code="cites-instruction",
+                message=f"{', '.join(injected)} address(es) the model, not the reader; "
+                "not used as evidence",
+            )
+        )
+    return [s for s in cited if s.id not in blocked]
+
+
 def _ground_claim(
-    doc: Document, index: int, raw: LLMClaim
+    doc: Document, index: int, raw: LLMClaim, blocked: frozenset[str] = frozenset()
 ) -> tuple[Claim | None, RejectedClaim | None]:
     claim_id = f"C{index}"
     speaker = Speaker(name=(raw.speaker or None), type=raw.speaker_type)
     cited, unknown = ground_ids(doc, raw.sentences)
     reasons: list[Reason] = []
+    cited = _drop_instructions(cited, blocked, reasons)
     if unknown:
         reasons.append(
             Reason(
@@ -135,6 +153,15 @@ def _ground_claim(
                 [Reason(code="quote-not-found", message="the quote does not occur in the article")]
             )
         quote_span, method = aligned
+        if quote_span.sentence_id in blocked:
+            return reject(
+                [
+                    Reason(
+                        code="quote-in-instruction",
+                        message="the quote comes from text addressed to the model",
+                    )
+                ]
+            )
         if method != "exact":
             reasons.append(
                 Reason(code=f"quote-aligned-{method}", message=f"quote matched ({method})")
@@ -154,19 +181,6 @@ def _ground_claim(
         verification = Verification(
             status=verification.status, reasons=[*reasons, *verification.reasons]
         )
-    if speaker.name and speaker.type != "outlet" and not speaker_found(doc, speaker.name, cited):
-        verification = _worst(
-            verification,
-            Verification(
-                status="partially_supported",
-                reasons=[
-                    Reason(
-                        code="speaker-not-found",
-                        message=f"{speaker.name!r} is not named near the cited sentences",
-                    )
-                ],
-            ),
-        )
     if verification.status == "unsupported":
         return reject(verification.reasons)
     return (
@@ -185,17 +199,28 @@ def _ground_claim(
     )
 
 
-def _ground_summary(doc: Document, analysis: LLMAnalysis, limit: int) -> list[SummarySentence]:
+def _ground_summary(
+    doc: Document, analysis: LLMAnalysis, limit: int, blocked: frozenset[str]
+) -> list[SummarySentence]:
     out: list[SummarySentence] = []
     for raw in analysis.summary[:limit]:
         cited, unknown = ground_ids(doc, raw.sentences)
+        dropped: list[Reason] = []
+        cited = _drop_instructions(cited, blocked, dropped)
         if not cited:
             verification = Verification(
                 status="unsupported",
-                reasons=[Reason(code="evidence-not-found", message="no cited sentence exists")],
+                reasons=[
+                    *dropped,
+                    Reason(code="evidence-not-found", message="no usable cited sentence"),
+                ],
             )
         else:
             verification = check_support(raw.text, _evidence_text(cited), doc.text).verification
+            if dropped:
+                verification = _worst(
+                    verification, Verification(status="partially_supported", reasons=dropped)
+                )
             if unknown:
                 verification = _worst(
                     verification,
@@ -221,34 +246,36 @@ def _ground_summary(doc: Document, analysis: LLMAnalysis, limit: int) -> list[Su
     return out
 
 
-def _attach_flags(doc: Document, claims: list[Claim], flags: list[Flag]) -> list[Flag]:
-    """Attach flags to claims whose evidence shares a sentence; add anonymous-source
-    flags for claims the model attributed to an unnamed speaker."""
-    flags = list(flags)
+def _anonymous_flags(doc: Document, claims: list[Claim]) -> list[Flag]:
+    """Anonymous-source flags for claims the model attributed to an unnamed speaker."""
+    flags: list[Flag] = []
     for claim in claims:
-        if claim.speaker.type == "anonymous":
-            sids = [e.sentence_id for e in claim.evidence if e.sentence_id]
-            anchor = claim.quote or (claim.evidence[0] if claim.evidence else None)
-            if claim.speaker.name and claim.evidence:
-                cited = [s for s in (doc.sentence(i) for i in sids) if s is not None]
-                anchor = find_in_sentences(doc, claim.speaker.name, cited) or anchor
-            flags.append(
-                Flag(
-                    id=f"F{len(flags) + 1}",
-                    type="anonymous_source",
-                    message=_FLAG_MESSAGES["anonymous_source"],
-                    span=anchor,
-                    sentence_ids=sids,
-                    origin="llm",
-                )
+        if claim.speaker.type != "anonymous":
+            continue
+        sids = [e.sentence_id for e in claim.evidence if e.sentence_id]
+        anchor = claim.quote or (claim.evidence[0] if claim.evidence else None)
+        if claim.speaker.name:
+            cited = [s for s in (doc.sentence(i) for i in sids) if s is not None]
+            anchor = find_in_sentences(doc, claim.speaker.name, cited) or anchor
+        flags.append(
+            Flag(
+                id="",
+                type="anonymous_source",
+                message=f"attributed to an unnamed source: {claim.speaker.name or 'unnamed'}",
+                span=anchor,
+                sentence_ids=sids,
+                origin="llm",
             )
-    for claim in claims:
-        cited_ids = {e.sentence_id for e in claim.evidence if e.sentence_id}
-        claim.flags.extend(f.id for f in flags if cited_ids & set(f.sentence_ids))
+        )
     return flags
 
 
-def ground(doc: Document, analysis: LLMAnalysis, summary_sentences: int) -> Grounded:
+def ground(
+    doc: Document,
+    analysis: LLMAnalysis,
+    summary_sentences: int,
+    blocked: frozenset[str] = frozenset(),
+) -> Grounded:
     """Turn the model's id-cited output into verified spans; unsupported or ungroundable
     claims go to ``rejected`` with reasons."""
     warnings: list[str] = []
@@ -260,13 +287,13 @@ def ground(doc: Document, analysis: LLMAnalysis, summary_sentences: int) -> Grou
     claims: list[Claim] = []
     rejected: list[RejectedClaim] = []
     for i, raw in enumerate(analysis.claims, start=1):
-        claim, rejection = _ground_claim(doc, i, raw)
+        claim, rejection = _ground_claim(doc, i, raw, blocked)
         if claim is not None:
             claims.append(claim)
         if rejection is not None:
             rejected.append(rejection)
-    flags = _attach_flags(doc, claims, _ground_flags(doc, analysis.flags, warnings))
-    summary = _ground_summary(doc, analysis, summary_sentences)
+    flags = _ground_flags(doc, analysis.flags, warnings) + _anonymous_flags(doc, claims)
+    summary = _ground_summary(doc, analysis, summary_sentences, blocked)
     return Grounded(summary, claims, rejected, flags, warnings)
 
 
@@ -292,6 +319,7 @@ async def analyze(
     model = request.options.model or settings.model
     prompt = prompt or load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
     doc = prepare(request.text)
+    findings = find_all(doc)
     n_summary = request.options.summary_sentences
     schema = response_schema(n_summary)
     messages = render_analyze(prompt, doc, title=request.title, summary_sentences=n_summary)
@@ -307,19 +335,27 @@ async def analyze(
     )
     llm_ms = (time.perf_counter() - t_llm) * 1000
 
-    grounded = ground(doc, result.value, n_summary)
+    blocked = instruction_sentences(doc)
+    grounded = ground(doc, result.value, n_summary, blocked)
+    merged = merge(doc, findings, grounded.claims, grounded.flags, len(result.value.claims) + 1)
     warnings = list(grounded.warnings)
     if doc.removed:
         warnings.insert(
             0, f"{len(doc.removed)} repeated paragraph(s) left out of the analysis (see removed)"
         )
+    if blocked:
+        warnings.append(
+            f"{', '.join(sorted(blocked, key=lambda i: int(i[1:])))} read as instructions to "
+            "an AI model (possible prompt injection); never used as evidence"
+        )
     if not doc.sentences:
         warnings.append("no sentences found in the text")
     return AnalysisResponse(
         summary=grounded.summary,
-        claims=grounded.claims,
+        claims=merged.claims,
         rejected_claims=grounded.rejected,
-        flags=grounded.flags,
+        flags=merged.flags,
+        figures=merged.figures,
         sentences=[
             SentenceRef(id=s.id, start=s.start, end=s.end, paragraph=s.paragraph)
             for s in doc.sentences

@@ -54,6 +54,11 @@ class AnalysisOptions(_Strict):
         examples=["openai/local", "openai/gpt-4o-mini"],
     )
     summary_sentences: int = Field(3, ge=1, le=10, description="Summary length in sentences.")
+    verify_with_model: bool = Field(
+        False,
+        description="Ask the model (one extra call) to judge claims the rule checks leave "
+        "partially supported. It can only make a verdict stricter.",
+    )
 
 
 class AnalysisRequest(_Strict):
@@ -153,6 +158,21 @@ class Flag(_Strict):
     origin: Origin = "llm"
 
 
+class FigureOut(_Strict):
+    """A number in the article: what it counts, who gives it, and any conflict."""
+
+    id: str
+    span: Span
+    value: float
+    counted: str | None = None
+    source: str | None = None
+    time: str | None = None
+    approximate: bool = False
+    conflict_flag: str | None = Field(
+        None, description="Id of the conflicting_figures flag this figure belongs to."
+    )
+
+
 class SentenceRef(_Strict):
     id: str
     start: int
@@ -197,6 +217,7 @@ class AnalysisResponse(_Strict):
     claims: list[Claim]
     rejected_claims: list[RejectedClaim]
     flags: list[Flag]
+    figures: list[FigureOut] = Field(default_factory=list)
     sentences: list[SentenceRef]
     removed: list[RemovedText] = Field(default_factory=list)
     meta: Meta

@@ -8,6 +8,7 @@ construction.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
@@ -139,3 +140,24 @@ def find_in_sentences(doc: Document, needle: str, cited: Sequence[Sentence]) -> 
             start, end = folded.original_span(at, at + len(fneedle))
             return span_of(doc, start, end, s.id)
     return None
+
+
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|"
+    r"preceding|all|your|these|those)\b[^.!?]{0,30}?\b(?:instructions?|prompts?|rules|"
+    r"directions|text|content)\b"
+    r"|\bsystem prompt\b"
+    r"|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b"
+    r"|\bas an ai\b"
+    r"|\b(?:new|updated|real) instructions?\b"
+    r"|\b(?:ai|assistant|model|llm|chatgpt|summari[sz]er)s?\b[^.!?]{0,40}\b(?:must|should)\b"
+    r"[^.!?]{0,20}\b(?:report|say|state|write|output|respond|claim|summari[sz]e)\b"
+    r"|\b(?:respond|reply|answer|output)\b (?:only )?with\b",
+    re.IGNORECASE,
+)
+
+
+def instruction_sentences(doc: Document) -> frozenset[str]:
+    """Ids of sentences that address the model instead of the reader (prompt
+    injection). What they ask for is never evidence."""
+    return frozenset(s.id for s in doc.sentences if _INSTRUCTION.search(s.text))
