@@ -194,6 +194,30 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+_BENCHES = {
+    "polnear": ("service.corpora.polnear", "a PolNeAR split directory (text/, attributions/)"),
+    "hedges": ("service.corpora.hedges", "a Szeged uncertainty JSONL file"),
+    "frank": ("service.corpora.frank", "a FRANK-style JSONL file (article, summary, label)"),
+}
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Score the analyzers / verifier on a public annotated corpus."""
+    import importlib
+
+    path = Path(args.path)
+    if not path.exists():
+        print(f"factdesk: {path} does not exist", file=sys.stderr)
+        return EXIT_INPUT
+    module = importlib.import_module(_BENCHES[args.corpus][0])
+    result = module.score(path)
+    if args.json:
+        sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(module.format_table(result) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -224,6 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary-sentences", type=int, default=3, choices=range(1, 11), metavar="{1..10}"
     )
     an.set_defaults(func=cmd_analyze)
+    bench = sub.add_parser("bench", help="score the rules and verifier on a public corpus")
+    bench.add_argument("corpus", choices=sorted(_BENCHES), help="which corpus format")
+    bench.add_argument(
+        "path",
+        help="; ".join(f"{name}: {desc}" for name, (_, desc) in sorted(_BENCHES.items())),
+    )
+    bench.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 
