@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .analyzers import analyze as find_all
+from .judge import second_opinion
 from .llm import LLM, complete_structured
 from .llm_output import LLMAnalysis, LLMClaim, LLMFlag, response_schema
 from .merge import merge
@@ -337,7 +338,24 @@ async def analyze(
 
     blocked = instruction_sentences(doc)
     grounded = ground(doc, result.value, n_summary, blocked)
-    merged = merge(doc, findings, grounded.claims, grounded.flags, len(result.value.claims) + 1)
+    merged = merge(
+        doc, findings, grounded.claims, grounded.flags, len(result.value.claims) + 1, blocked
+    )
+    claims, rejected = merged.claims, list(grounded.rejected)
+    attempts, usage = result.attempts, result.usage
+    if request.options.verify_with_model:
+        t_judge = time.perf_counter()
+        judged = await second_opinion(
+            llm,
+            model=model,
+            prompt=load_prompt(settings.prompts_dir, "judge", "v1"),
+            claims=claims,
+            max_reasks=settings.max_reasks,
+        )
+        llm_ms += (time.perf_counter() - t_judge) * 1000
+        claims, rejected = judged.claims, rejected + judged.rejected
+        attempts += judged.attempts
+        usage.add(judged.usage)
     warnings = list(grounded.warnings)
     if doc.removed:
         warnings.insert(
@@ -352,8 +370,8 @@ async def analyze(
         warnings.append("no sentences found in the text")
     return AnalysisResponse(
         summary=grounded.summary,
-        claims=merged.claims,
-        rejected_claims=grounded.rejected,
+        claims=claims,
+        rejected_claims=rejected,
         flags=merged.flags,
         figures=merged.figures,
         sentences=[
@@ -366,11 +384,11 @@ async def analyze(
             prompt_version=prompt.label,
             prompt_sha256=prompt.sha256(LLMAnalysis.model_json_schema()),
             schema_version=SCHEMA_VERSION,
-            attempts=result.attempts,
+            attempts=attempts,
             usage=TokenUsage(
-                prompt_tokens=result.usage.prompt_tokens,
-                completion_tokens=result.usage.completion_tokens,
-                cost_usd=result.usage.cost_usd,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                cost_usd=usage.cost_usd,
             ),
             timings_ms=Timings(
                 total=round((time.perf_counter() - t0) * 1000, 2), llm=round(llm_ms, 2)
