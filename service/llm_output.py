@@ -7,6 +7,7 @@ the public contract (:mod:`service.schemas`) after grounding and verification.
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -51,9 +52,25 @@ class LLMAnalysis(_Lenient):
     flags: list[LLMFlag] = Field(default_factory=list, max_length=MAX_FLAGS)
 
 
-def response_schema(summary_sentences: int) -> dict[str, Any]:
-    """JSON schema sent to the model, with the summary length bounded to the request's."""
+#: Above this many sentences the ids are constrained by pattern only (schema size).
+MAX_ENUM_IDS = 400
+
+
+def response_schema(
+    summary_sentences: int, sentence_ids: Sequence[str] | None = None
+) -> dict[str, Any]:
+    """JSON schema sent to the model: the summary bounded to the request's length and,
+    when the article is not huge, sentence ids limited to the article's own (a provider
+    that constrains decoding by the schema then cannot cite a sentence that does not
+    exist)."""
     schema = copy.deepcopy(LLMAnalysis.model_json_schema())
     schema["properties"]["summary"]["maxItems"] = summary_sentences
     schema["required"] = ["summary", "claims", "flags"]
+    if sentence_ids and len(sentence_ids) <= MAX_ENUM_IDS:
+        ids = list(sentence_ids)
+        for name in ("LLMSummarySentence", "LLMClaim", "LLMFlag"):
+            schema["$defs"][name]["properties"]["sentences"]["items"] = {
+                "type": "string",
+                "enum": ids,
+            }
     return schema

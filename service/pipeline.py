@@ -34,7 +34,7 @@ from .schemas import (
 )
 from .settings import Settings
 from .support import check_support
-from .text import Document, Sentence, prepare
+from .text import Document, Sentence, fold, prepare
 from .verify import (
     align_quote,
     find_in_sentences,
@@ -287,13 +287,22 @@ def ground(
         )
     claims: list[Claim] = []
     rejected: list[RejectedClaim] = []
+    seen: set[str] = set()
+    repeats = 0
     for i, raw in enumerate(analysis.claims, start=1):
+        key = fold(raw.text).text
+        if key in seen:
+            repeats += 1
+            continue
+        seen.add(key)
         claim, rejection = _ground_claim(doc, i, raw, blocked)
         if claim is not None:
             claims.append(claim)
         if rejection is not None:
             rejected.append(rejection)
     flags = _ground_flags(doc, analysis.flags, warnings) + _anonymous_flags(doc, claims)
+    if repeats:
+        warnings.append(f"model repeated {repeats} claim(s) word for word; kept the first of each")
     summary = _ground_summary(doc, analysis, summary_sentences, blocked)
     return Grounded(summary, claims, rejected, flags, warnings)
 
@@ -322,7 +331,7 @@ async def analyze(
     doc = prepare(request.text)
     findings = find_all(doc)
     n_summary = request.options.summary_sentences
-    schema = response_schema(n_summary)
+    schema = response_schema(n_summary, [s.id for s in doc.sentences])
     messages = render_analyze(prompt, doc, title=request.title, summary_sentences=n_summary)
 
     t_llm = time.perf_counter()

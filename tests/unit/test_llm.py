@@ -134,3 +134,12 @@ def test_schema_bounds_summary_to_request() -> None:
     schema = response_schema(2)
     assert schema["properties"]["summary"]["maxItems"] == 2
     assert set(schema["required"]) == {"summary", "claims", "flags"}
+
+
+def test_schema_limits_sentence_ids_to_the_article() -> None:
+    schema = response_schema(3, ["S1", "S2", "S3"])
+    for name in ("LLMSummarySentence", "LLMClaim", "LLMFlag"):
+        items = schema["$defs"][name]["properties"]["sentences"]["items"]
+        assert items["enum"] == ["S1", "S2", "S3"]
+    huge = response_schema(3, [f"S{i}" for i in range(1, 1000)])
+    assert "enum" not in huge["$defs"]["LLMClaim"]["properties"]["sentences"]["items"]

@@ -124,3 +124,14 @@ async def test_model_option_overrides_the_default(seed_text: str, settings: Sett
     result = await analyze(request, settings, fake)
     assert fake.requests[0].model == "openai/gpt-4o-mini"
     assert result.meta.model == "openai/gpt-4o-mini"
+
+
+async def test_claims_repeated_word_for_word_are_kept_once(
+    seed_text: str, settings: Settings
+) -> None:
+    output = seed_llm_output(seed_text)
+    output["claims"] = [output["claims"][0]] * 4
+    result = await analyze(AnalysisRequest(text=seed_text), settings, FakeLLM(output))
+    model_claims = [c for c in result.claims if c.origin != "rules"]
+    assert len(model_claims) + len(result.rejected_claims) == 1
+    assert any("repeated 3 claim(s)" in w for w in result.meta.warnings)
