@@ -287,10 +287,10 @@ def ground(
         )
     claims: list[Claim] = []
     rejected: list[RejectedClaim] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # same text, same citations, same quote
     repeats = 0
     for i, raw in enumerate(analysis.claims, start=1):
-        key = fold(raw.text).text
+        key = "\0".join([fold(raw.text).text, *raw.sentences, raw.quote or ""])
         if key in seen:
             repeats += 1
             continue
