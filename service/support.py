@@ -1,19 +1,54 @@
 """Does a piece of evidence support a statement? Checks an editor can read.
 
-Numbers in the statement must occur in the evidence ("20,000" = "20000" = "twenty
-thousand"), names must occur in the article, and the statement's content words must
-mostly occur in the evidence. Used for claims and summary sentences alike, and by the
-FRANK benchmark.
+Each check that fails adds a :class:`~service.schemas.Reason` with a stable kebab-case
+code and moves the verdict down; the verdict is never ``supported`` while a check fails.
+
+=========================  ===================  =========================================
+code                       verdict at best      meaning
+=========================  ===================  =========================================
+number-not-in-article      unsupported          a number occurs nowhere in the article
+number-not-in-evidence     partially_supported  a number occurs in the article, not the
+                                                cited sentences
+entity-not-in-article      unsupported          a name, or a word written just before
+                                                one of the article's names, occurs
+                                                nowhere in the article
+entity-not-in-evidence     partially_supported  a name of the article is not in the cited
+                                                sentences, or the sentence that says the
+                                                rest names someone else (a swapped name)
+negation-mismatch          unsupported          "not"/"no"/"never" on one side only
+antonym                    unsupported          the statement says the opposite of the
+                                                evidence (rose/fell, won/lost, ...)
+modality-mismatch          partially_supported  the evidence hedges ("may", "estimated"),
+                                                the statement states it as fact
+invented-detail            partially_supported  content words that occur nowhere in the
+                                                article
+low-overlap                unsupported          under 30% of the content words occur in
+                                                the evidence
+partial-overlap            partially_supported  under 60% of them do
+=========================  ===================  =========================================
+
+Numbers are compared as values ("20,000" = "20000" = "twenty thousand"); words are
+compared case-insensitively after light stemming, so the checks also work on
+lower-cased text. Used for claims and summary sentences alike, and by
+:mod:`service.faithfulness`.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 from .schemas import Reason, Verification
 from .text import fold
+
+Status = Literal["supported", "partially_supported", "unsupported"]
+
+LOW_OVERLAP = 0.3
+PARTIAL_OVERLAP = 0.6
 
 _WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*", re.UNICODE)
 _NUMBER = re.compile(r"(?<![\w.])\d{1,3}(?:[,\u00a0 ]\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?")
@@ -26,6 +61,13 @@ then so such very just also into over under about after before between will woul
 could may might must shall should said says say told according
 """
 _STOP = frozenset(_STOP_WORDS.split())
+
+
+def _lexicon(text: str) -> frozenset[str]:
+    """The whitespace-separated words of a lexicon literal."""
+    return frozenset(text.split())
+
+
 _NUMBER_WORDS = {
     "zero": 0,
     "one": 1,
@@ -63,9 +105,77 @@ _NUMBER_WORDS = {
 }
 _SCALE = {"hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000}
 
+# Words that change little about what a sentence asserts, beyond the stop words: they
+# are never reported as invented details ("the club has also confirmed ...").
+_LIGHT_WORDS = _lexicon(
+    """
+    new former latest recent recently now still yet already more most less least many much
+    some several other another any all both each every own same first last next one s
+    people year years old time day week month
+    """
+)
+_NEGATIONS = _lexicon(
+    "not no never none nobody nothing neither nor cannot without n't declined refused failed unable"
+)
+_HEDGES = _lexicon(
+    """
+    may might could possibly perhaps probably likely unlikely apparently reportedly
+    allegedly suspected believed estimated approximately roughly nearly almost suggest
+    suggests suggested suggesting appear appears appeared seem seems seemed unconfirmed
+    unverified assessed
+    """
+)
+# The hedge must sit this close (in words) before a word the statement shares.
+_HEDGE_WINDOW = 6
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[a-z][.!?])(?=[A-Z])")
+_CLAUSE = re.compile(r"[,;:.!?()\u2014]+")
+_NEGATION_WINDOW = 2
+
+# Opposites among common news verbs and adjectives; every form in a group shares a sign.
+_ANTONYM_GROUPS: tuple[tuple[str, str], ...] = (
+    ("rise rises rose risen rising", "fall falls fell fallen falling drop drops dropped"),
+    (
+        "increase increases increased increasing grow grows grew grown growing",
+        "decrease decreases decreased decreasing decline declines declined shrink shrank",
+    ),
+    ("win wins won winning victory", "lose loses lost losing defeat defeated"),
+    (
+        "approve approves approved approving accept accepts accepted",
+        "reject rejects rejected rejecting refuse refuses refused veto vetoed",
+    ),
+    ("raise raises raised raising", "lower lowers lowered lowering cut cuts"),
+    ("higher highest larger largest bigger biggest", "lowest smaller smallest"),
+    ("gain gains gained gaining", "loss losses"),
+    ("pass passes passed", "fail fails failed"),
+    ("convicted guilty", "acquitted innocent cleared"),
+    ("allow allows allowed allowing permit permitted", "ban bans banned forbid forbade"),
+    ("open opens opened opening reopen reopened", "closes closed closing shut"),
+    ("support supports supported supporting", "oppose opposes opposed opposing"),
+    ("confirm confirms confirmed confirming", "deny denies denied denying"),
+    ("hire hires hired hiring", "sack sacks sacked dismissed"),
+    ("start starts started starting begin began", "end ends ended ending finish finished"),
+    ("alive survived", "dead died killed"),
+    ("positive", "negative"),
+    ("strong stronger strongest", "weak weaker weakest"),
+    ("majority", "minority"),
+)
+
+
+def _antonym_table() -> dict[str, tuple[int, int]]:
+    table: dict[str, tuple[int, int]] = {}
+    for group, (plus, minus) in enumerate(_ANTONYM_GROUPS):
+        for sign, forms in ((1, plus), (-1, minus)):
+            for form in forms.split():
+                table.setdefault(form, (group, sign))
+    return table
+
+
+_ANTONYMS = _antonym_table()
+
 
 def numbers(text: str) -> set[float]:
-    """Numeric values in ``text``: digits with separators and common number words."""
+    """Numeric values in ``text``: digits with separators ("20,000"), scaled digits
+    ("20 thousand", "1.5 million") and number words ("twenty thousand"), as floats."""
     values: set[float] = set()
     for m in _NUMBER.finditer(text):
         if _SCALED.match(text, m.end()):
@@ -94,21 +204,44 @@ def numbers(text: str) -> set[float]:
             i = j
             continue
         i += 1
-    # "20 thousand", "1.5 million"
     for m in re.finditer(r"(\d+(?:\.\d+)?)" + _SCALED.pattern, text, re.I):
         values.add(float(m.group(1)) * _SCALE[m.group(2).lower()])
     return values
 
 
+def words(text: str) -> list[str]:
+    """The words of ``text`` in order, lower-cased, with "n't" split off as its own word
+    ("didn't" -> "did", "n't") so that negation is always visible."""
+    out: list[str] = []
+    for w in _WORD.findall(text):
+        low = w.lower().replace("\u2019", "'")
+        if low.endswith("n't") and len(low) > 3:
+            out.extend((low[:-3], "n't"))
+        elif low.endswith("'s"):
+            out.append(low[:-2])
+        else:
+            out.append(low)
+    return out
+
+
+def stem(word: str) -> str:
+    """A crude, stable stem of a lower-cased word: common inflections stripped, then the
+    first six letters ("increased", "increases" -> "increa")."""
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            break
+    return word[:6]
+
+
+def _is_content(word: str) -> bool:
+    return word not in _STOP and word not in _NUMBER_WORDS and not word.isdigit() and len(word) > 1
+
+
 def content_words(text: str) -> set[str]:
-    return {
-        w.lower()[:6]
-        for w in _WORD.findall(text)
-        if w.lower() not in _STOP
-        and w.lower() not in _NUMBER_WORDS
-        and not w.isdigit()
-        and len(w) > 1
-    }
+    """Stems of the words of ``text`` that carry content: no stop words, number words or
+    digits, and no one-letter words."""
+    return {stem(w) for w in words(text) if _is_content(w)}
 
 
 def proper_nouns(text: str) -> set[str]:
@@ -126,65 +259,290 @@ def proper_nouns(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class _Article:
+    folded: str
+    numbers: frozenset[float]
+    stems: frozenset[str]
+    # lower-cased words the article only ever writes capitalised mid-sentence: its names
+    names: frozenset[str]
+
+
+@lru_cache(maxsize=16)
+def _article(article: str) -> _Article:
+    capitalised = {n.lower() for n in proper_nouns(article)}
+    lower_forms = {m.group() for m in _WORD.finditer(article) if m.group()[0].islower()}
+    names = frozenset(n for n in capitalised if n not in lower_forms and n not in _LIGHT_WORDS)
+    return _Article(
+        folded=fold(article).text,
+        numbers=frozenset(numbers(article)),
+        stems=frozenset(stem(w) for w in words(article)),
+        names=names,
+    )
+
+
+@dataclass(frozen=True)
 class SupportCheck:
-    """The result of checking one statement against its evidence."""
+    """The result of checking one statement against its evidence: the verdict with its
+    reasons, and the share of the statement's content words found in the evidence."""
 
     verification: Verification
     overlap: float
 
 
-def check_support(statement: str, evidence: str, article: str) -> SupportCheck:
-    """Does ``evidence`` (the cited text) support ``statement``? Numbers in the statement
-    must occur in the evidence, names in the article, and its content words mostly in the
-    evidence. Never returns ``supported`` with an unmet check."""
-    reasons: list[Reason] = []
-    status: Literal["supported", "partially_supported", "unsupported"] = "supported"
+_RANK: dict[Status, int] = {"supported": 0, "partially_supported": 1, "unsupported": 2}
+
+
+class _Verdict:
+    def __init__(self) -> None:
+        self.status: Status = "supported"
+        self.reasons: list[Reason] = []
+
+    def add(self, status: Status, code: str, message: str) -> None:
+        if _RANK[status] > _RANK[self.status]:
+            self.status = status
+        self.reasons.append(Reason(code=code, message=message))
+
+
+def _shown(items: Iterable[str]) -> str:
+    return ", ".join(list(items)[:5])
+
+
+def _negated_words(text: str) -> tuple[set[str], set[str]]:
+    """Content stems of ``text`` among the first two content words after a negation in
+    the same clause ("did not approve the plan" -> approv, plan), and the stems
+    occurring anywhere else."""
+    negated: set[str] = set()
+    plain: set[str] = set()
+    for clause in _CLAUSE.split(text):
+        tokens = words(clause)
+        window = 0
+        for w in tokens:
+            if w in _NEGATIONS:
+                window = _NEGATION_WINDOW
+                continue
+            if _is_content(w):
+                (negated if window else plain).add(stem(w))
+                window = max(0, window - 1)
+    return negated, plain
+
+
+def negation_flips(statement: str, evidence: str) -> list[str]:
+    """Words of the statement negated on one side only: the statement negates a word the
+    evidence only states plainly, or states plainly a word the evidence only ever
+    negates. Words are compared by stem and returned as the statement writes them."""
+    st_neg, st_plain = _negated_words(statement)
+    ev_neg, ev_plain = _negated_words(evidence)
+    flipped = ((st_neg - st_plain) & (ev_plain - ev_neg)) | (
+        (ev_neg - ev_plain) & (st_plain - st_neg)
+    )
+    surface: dict[str, str] = {}
+    for w in words(statement):
+        surface.setdefault(stem(w), w)
+    return [surface[s] for s in sorted(flipped)]
+
+
+def _best_sentence(statement: str, evidence: str) -> str:
+    """The sentence of ``evidence`` sharing the most content words with ``statement``."""
+    wanted = content_words(statement)
+    parts = [p for p in _SENTENCE_END.split(evidence) if p.strip()] or [evidence]
+    return max(parts, key=lambda p: len(wanted & content_words(p)))
+
+
+def hedges(text: str) -> list[tuple[int, str]]:
+    """The hedge and estimate cues of ``text`` ("may", "could", "suggested", ...) as
+    ``(word index, cue)``, indexing ``[w.lower() for w in _WORD.findall(text)]``. A
+    capitalised cue inside a sentence is a name or a month ("Theresa May", "in May"),
+    not a hedge."""
+    found: list[tuple[int, str]] = []
+    for i, raw in enumerate(_WORD.findall(text)):
+        cue = raw.lower()
+        if cue in _HEDGES and not (i > 0 and raw[0].isupper()):
+            found.append((i, cue))
+    return found
+
+
+def modality_flips(statement: str, evidence: str) -> list[str]:
+    """Hedge cues of the evidence sentence closest to the statement that qualify a word
+    the statement shares, when the statement itself carries no hedge: the statement
+    states as fact what the evidence only hedges."""
+    if hedges(statement):
+        return []
+    shared = content_words(statement)
+    closest = _best_sentence(statement, evidence)
+    tokens = [w.lower() for w in _WORD.findall(closest)]
+    found: list[str] = []
+    for i, cue in hedges(closest):
+        window = tokens[i + 1 : i + 1 + _HEDGE_WINDOW]
+        if cue not in found and any(stem(t) in shared for t in window if _is_content(t)):
+            found.append(cue)
+    return found
+
+
+def antonyms(statement: str, evidence: str) -> list[tuple[str, str]]:
+    """Pairs ``(statement word, evidence word)`` of opposite sign in the same group
+    (rose/fell, won/lost, approved/rejected) where the evidence never uses the
+    statement's sign of that group."""
+    st = {w for w in words(statement) if w in _ANTONYMS}
+    ev = {w for w in words(evidence) if w in _ANTONYMS}
+    ev_signs = {_ANTONYMS[w] for w in ev}
+    pairs: list[tuple[str, str]] = []
+    for w in sorted(st):
+        group, sign = _ANTONYMS[w]
+        if (group, sign) in ev_signs:
+            continue
+        opposite = sorted(e for e in ev if _ANTONYMS[e] == (group, -sign))
+        if opposite:
+            pairs.append((w, opposite[0]))
+    return pairs
+
+
+def _name_groups(tokens: Sequence[str], names: frozenset[str]) -> list[tuple[str, ...]]:
+    """Runs of consecutive name words ("alberto bueno", "manchester city")."""
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for w in [*tokens, ""]:
+        if w in names:
+            run.append(w)
+        elif run:
+            groups.append(tuple(run))
+            run = []
+    return groups
+
+
+def _name_parts(tokens: Sequence[str], unknown: set[str], names: frozenset[str]) -> list[str]:
+    """Words the article never uses written just before one of its names ("jeremy" in
+    "jeremy clarkson" when the article has only "Clarkson"): an invented part of a name,
+    visible even in lower-cased text. Returned with the name they precede."""
+    parts: list[str] = []
+    for w, after in itertools.pairwise(tokens):
+        if w in unknown and after in names and f"{w} {after}" not in parts:
+            parts.append(f"{w} {after}")
+    return parts
+
+
+def swapped_names(
+    statement: str, sentence: str, names: frozenset[str]
+) -> tuple[list[str], list[str]] | None:
+    """``(names of the statement, other names)`` when ``sentence`` (the one that carries
+    the statement) mentions none of a name of the statement but names someone the
+    statement does not: a swapped subject or speaker. A name counts as mentioned when
+    any of its words is ("Bueno" for "Alberto Bueno"). ``None`` otherwise."""
+    st_tokens = words(statement)
+    there = words(sentence)
+    missing = [g for g in _name_groups(st_tokens, names) if not set(g) & set(there)]
+    others = [g for g in _name_groups(there, names) if not set(g) & set(st_tokens)]
+    if not missing or not others:
+        return None
+    return [" ".join(g) for g in missing], [" ".join(g) for g in others]
+
+
+def check_support(
+    statement: str,
+    evidence: str,
+    article: str,
+    *,
+    low_overlap: float = LOW_OVERLAP,
+    partial_overlap: float = PARTIAL_OVERLAP,
+) -> SupportCheck:
+    """Does ``evidence`` (the cited text) support ``statement``? ``article`` is the whole
+    text the evidence comes from. Checks numbers, names, negation, modality, antonyms,
+    invented details and content overlap (see the module table for the codes). The
+    verdict is ``supported`` only when every check passes, and every check that fails
+    contributes exactly one reason."""
+    verdict = _Verdict()
+    art = _article(article)
 
     missing_numbers = sorted(numbers(statement) - numbers(evidence))
     if missing_numbers:
-        shown = ", ".join(f"{n:g}" for n in missing_numbers[:5])
-        in_article = numbers(article)
-        if any(n not in in_article for n in missing_numbers):
-            status = "unsupported"
-            reasons.append(
-                Reason(code="number-not-in-article", message=f"number(s) {shown} not in article")
-            )
+        shown = _shown(f"{n:g}" for n in missing_numbers)
+        if any(n not in art.numbers for n in missing_numbers):
+            verdict.add("unsupported", "number-not-in-article", f"number(s) {shown} not in article")
         else:
-            status = "partially_supported"
-            reasons.append(
-                Reason(
-                    code="number-not-in-evidence",
-                    message=f"number(s) {shown} not in the cited sentences",
-                )
+            verdict.add(
+                "partially_supported",
+                "number-not-in-evidence",
+                f"number(s) {shown} not in the cited sentences",
             )
 
-    folded_article = fold(article).text
-    missing_names = sorted(n for n in proper_nouns(statement) if fold(n).text not in folded_article)
+    missing_names = sorted(n for n in proper_nouns(statement) if fold(n).text not in art.folded)
     if missing_names:
-        status = "unsupported"
-        reasons.append(
-            Reason(
-                code="entity-not-in-article",
-                message=f"name(s) not in article: {', '.join(missing_names[:5])}",
-            )
+        verdict.add(
+            "unsupported",
+            "entity-not-in-article",
+            f"name(s) not in article: {_shown(missing_names)}",
+        )
+    st_words = words(statement)
+    ev_words = set(words(evidence))
+    invented = [
+        w
+        for w in dict.fromkeys(st_words)
+        if _is_content(w) and len(w) > 2 and w not in _LIGHT_WORDS and stem(w) not in art.stems
+    ]
+    # in cased text a name part is capitalised; lower-cased text gives no such hint
+    capitalised = {m.group().lower() for m in _WORD.finditer(statement) if m.group()[0].isupper()}
+    candidates = set(invented) & capitalised if statement != statement.lower() else set(invented)
+    if not missing_names and (parts := _name_parts(st_words, candidates, art.names)):
+        verdict.add(
+            "unsupported",
+            "entity-not-in-article",
+            f"name(s) not in article: {_shown(parts)}",
+        )
+        invented = [w for w in invented if not any(w in p.split() for p in parts)]
+    names_here = [w for w in dict.fromkeys(st_words) if w in art.names]
+    if absent := [w for w in names_here if w not in ev_words]:
+        verdict.add(
+            "partially_supported",
+            "entity-not-in-evidence",
+            f"name(s) not in the cited sentences: {_shown(absent)}",
+        )
+    elif swapped := swapped_names(statement, _best_sentence(statement, evidence), art.names):
+        verdict.add(
+            "partially_supported",
+            "entity-not-in-evidence",
+            f"the sentence that says this names {_shown(swapped[1])}, not {_shown(swapped[0])}",
+        )
+
+    if flips := negation_flips(statement, evidence):
+        where = "here" if any(w in _NEGATIONS for w in st_words) else "in the evidence"
+        verdict.add(
+            "unsupported",
+            "negation-mismatch",
+            f"negated {where} only: {_shown(flips)}",
+        )
+    opposite = antonyms(statement, evidence)
+    if opposite:
+        verdict.add(
+            "unsupported",
+            "antonym",
+            "the evidence says the opposite: " + _shown(f"{a!r} vs {b!r}" for a, b in opposite),
+        )
+    hedged = modality_flips(statement, evidence)
+    if hedged:
+        verdict.add(
+            "partially_supported",
+            "modality-mismatch",
+            f"stated as fact; the evidence hedges it ({_shown(hedged)})",
+        )
+
+    if invented and not missing_names:
+        verdict.add(
+            "partially_supported",
+            "invented-detail",
+            f"word(s) not in article: {_shown(invented)}",
         )
 
     claim_words = content_words(statement)
     overlap = len(claim_words & content_words(evidence)) / len(claim_words) if claim_words else 1.0
-    if overlap < 0.3:
-        status = "unsupported"
-        reasons.append(
-            Reason(
-                code="low-overlap",
-                message=f"only {overlap:.0%} of the content words occur in the cited sentences",
-            )
+    if overlap < low_overlap:
+        verdict.add(
+            "unsupported",
+            "low-overlap",
+            f"only {overlap:.0%} of the content words occur in the cited sentences",
         )
-    elif overlap < 0.6 and status == "supported":
-        status = "partially_supported"
-        reasons.append(
-            Reason(
-                code="partial-overlap",
-                message=f"{overlap:.0%} of the content words occur in the cited sentences",
-            )
+    elif overlap < partial_overlap:
+        verdict.add(
+            "partially_supported",
+            "partial-overlap",
+            f"{overlap:.0%} of the content words occur in the cited sentences",
         )
-    return SupportCheck(Verification(status=status, reasons=reasons), overlap)
+    return SupportCheck(Verification(status=verdict.status, reasons=verdict.reasons), overlap)

@@ -1,0 +1,86 @@
+"""FRANK faithfulness scorer on a hand-made JSONL file, and on the shared data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from service.corpora import frank
+from tests.unit._shared import shared_file
+
+ARTICLE = (
+    "The city council approved the new budget on Tuesday by a vote of 7 to 2. "
+    "Mayor Karen Bass said the plan would add 20,000 affordable homes by 2030."
+)
+
+
+def _write(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n\n", encoding="utf-8")
+    return path
+
+
+def _row(summary: str, label: int, dataset: str | None = "news") -> dict[str, object]:
+    row: dict[str, object] = {"article": ARTICLE, "summary": summary, "label": label}
+    if dataset is not None:
+        row["dataset"] = dataset
+    return row
+
+
+def test_scores_per_dataset_and_macro_average(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        [
+            _row("The city council approved the new budget on Tuesday.", 1),  # TN
+            _row("The city council rejected the new budget on Tuesday.", 0),  # TP
+            _row("The plan would add 30,000 homes.", 0),  # TP
+            _row("The council approved the budget after a heated debate.", 1),  # FP
+            _row("Mayor Karen Bass said the plan would add 20,000 affordable homes.", 1, "other"),
+            _row("Mayor Karen Bass said the plan would add 20,000 homes.", 0, "other"),  # FN
+        ],
+    )
+    result = frank.score(path)
+    assert result["n_pairs"] == 6
+    assert result["balanced_accuracy_by_dataset"] == {"news": 0.75, "other": 0.5}
+    assert result["balanced_accuracy"] == pytest.approx(0.625)
+    assert result["unfaithful_precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["unfaithful_recall"] == pytest.approx(2 / 3, abs=1e-4)
+    assert result["ms_per_pair"] >= 0
+    assert set(result["baseline_balanced_accuracy_by_dataset"]) == {"news", "other"}
+    table = frank.format_table(result)
+    assert "macro average" in table and "news" in table and "overlap" in table
+
+
+def test_rows_without_dataset_count_as_one(tmp_path: Path) -> None:
+    path = _write(tmp_path, [_row("The council approved the new budget.", 1, None)])
+    result = frank.score(path)
+    assert list(result["balanced_accuracy_by_dataset"]) == ["all"]
+
+
+def test_malformed_row_is_an_error(tmp_path: Path) -> None:
+    path = _write(tmp_path, [{"article": ARTICLE, "label": 1}])
+    with pytest.raises(ValueError, match="needs article, summary and label"):
+        frank.score(path)
+
+
+def test_system_artefacts_are_removed_from_summaries() -> None:
+    assert frank.clean_summary("alexander UNK has been charged -lrb- twice -rrb- .") == (
+        "alexander has been charged twice ."
+    )
+
+
+def test_overlap_baseline() -> None:
+    assert frank.overlap("the council approved the budget", ARTICLE) == 1.0
+    assert frank.overlap("bananas are yellow", ARTICLE) == 0.0
+    assert frank.overlap("", ARTICLE) == 1.0
+
+
+def test_shared_frank_valid_runs_fast_enough() -> None:
+    result = frank.score(shared_file("frank/valid.jsonl"))
+    assert result["n_pairs"] == 671
+    assert set(result["balanced_accuracy_by_dataset"]) == {"bbc", "cnndm"}
+    assert result["ms_per_pair"] <= 50
+    # the rules must beat chance on each half, not only pooled
+    assert all(v > 0.5 for v in result["balanced_accuracy_by_dataset"].values())
