@@ -130,7 +130,8 @@ def render_markdown(result: AnalysisResponse, title: str | None = None) -> str:
         for r in c.verification.reasons:
             lines.append(f"     - {r.message}")
         if c.flags:
-            names = ", ".join(flags_by_id[f].type for f in c.flags if f in flags_by_id)
+            types = [flags_by_id[f].type for f in c.flags if f in flags_by_id]
+            names = ", ".join(dict.fromkeys(types))
             lines.append(f"   - flags: {names}")
     if result.rejected_claims:
         lines += ["", f"## Rejected claims ({len(result.rejected_claims)})", ""]
@@ -256,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the metrics as JSON")
     bench.set_defaults(func=cmd_bench)
+    from evals.cli import register as register_evals
+
+    register_evals(sub)
     return parser
 
 
