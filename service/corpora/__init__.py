@@ -1,0 +1,1 @@
+"""Benchmark scorers for the public annotated corpora in ``../shared/data``."""

@@ -1,0 +1,157 @@
+"""Score the attribution analyzer on a PolNeAR split (brat standoff annotations).
+
+Matching is per span label (Source, Cue, Content), micro-averaged over articles:
+
+- *exact*: a predicted span counts when a gold span of the same label has the same
+  ``(start, end)``;
+- *overlap*: a predicted span counts when it overlaps a gold span of the same label,
+  and a gold span is recalled when a predicted span overlaps it.
+
+Gold spans are the fragments of the annotated spans (a discontinuous brat span
+``10 20;25 40`` gives two spans), taken from attributions only (``Attribution`` and
+``Attribution-no-source`` events; ``Discuss``/``Discard`` are ignored). Articles with
+several annotation files are scored against the first file in name order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service.analyzers.attributions import find_attributions
+from service.text import prepare
+
+_LINE = re.compile(r"^([TE]\d+)\t(.*)$")
+_LABELS = ("Source", "Cue", "Content")
+Span = tuple[int, int]
+
+
+def parse_ann(text: str) -> dict[str, set[Span]]:
+    """Gold spans per label (``Source``, ``Cue``, ``Content``) of one brat .ann file."""
+    spans: dict[str, list[Span]] = {}
+    events: list[dict[str, str]] = []
+    for line in text.splitlines():
+        m = _LINE.match(line)
+        if m is None:
+            continue  # continuation lines of multi-line span texts, notes
+        tid, rest = m.groups()
+        if tid.startswith("T"):
+            head = rest.split("\t", 1)[0]
+            _, _, offsets = head.partition(" ")
+            frags: list[Span] = []
+            for frag in offsets.split(";"):
+                nums = frag.split()
+                if len(nums) == 2 and nums[0].isdigit() and nums[1].isdigit():
+                    frags.append((int(nums[0]), int(nums[1])))
+            spans[tid] = frags
+        else:
+            roles = dict(p.split(":", 1) for p in rest.split() if ":" in p)
+            if "Attribution" in roles or "Attribution-no-source" in roles:
+                events.append(roles)
+    gold: dict[str, set[Span]] = {label: set() for label in _LABELS}
+    for ev in events:
+        for label in _LABELS:
+            if label in ev:
+                gold[label].update(spans.get(ev[label], ()))
+    return gold
+
+
+def predict(text: str) -> dict[str, set[Span]]:
+    """Predicted spans per label for one article text."""
+    pred: dict[str, set[Span]] = {label: set() for label in _LABELS}
+    for a in find_attributions(prepare(text)):
+        if a.source is not None:
+            pred["Source"].add((a.source.start, a.source.end))
+        if a.cue is not None:
+            pred["Cue"].add((a.cue.start, a.cue.end))
+        pred["Content"].add((a.content.start, a.content.end))
+    return pred
+
+
+@dataclass
+class _Counts:
+    tp_p: int = 0  # predicted spans that match
+    tp_g: int = 0  # gold spans that are matched
+    n_pred: int = 0
+    n_gold: int = 0
+
+    def f1(self) -> float:
+        """F1 of the counts (0.0 when nothing was predicted or nothing is gold)."""
+        p = self.tp_p / self.n_pred if self.n_pred else 0.0
+        r = self.tp_g / self.n_gold if self.n_gold else 0.0
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class _Tally:
+    exact: dict[str, _Counts] = field(default_factory=lambda: {k: _Counts() for k in _LABELS})
+    overlap: dict[str, _Counts] = field(default_factory=lambda: {k: _Counts() for k in _LABELS})
+
+    def add(self, gold: dict[str, set[Span]], pred: dict[str, set[Span]]) -> None:
+        """Count one article's gold and predicted spans."""
+        for label in _LABELS:
+            g, p = gold[label], pred[label]
+            e = self.exact[label]
+            hits = len(g & p)
+            e.tp_p += hits
+            e.tp_g += hits
+            e.n_pred += len(p)
+            e.n_gold += len(g)
+            o = self.overlap[label]
+            o.tp_p += sum(1 for s in p if _overlaps_any(s, g))
+            o.tp_g += sum(1 for s in g if _overlaps_any(s, p))
+            o.n_pred += len(p)
+            o.n_gold += len(g)
+
+
+def _overlaps_any(span: Span, others: Iterable[Span]) -> bool:
+    return any(span[0] < o[1] and o[0] < span[1] for o in others)
+
+
+def _articles(path: Path) -> list[tuple[Path, Path]]:
+    pairs: list[tuple[Path, Path]] = []
+    for txt in sorted((path / "text").glob("*.txt")):
+        anns = sorted((path / "attributions").glob(f"{txt.stem}_*.ann"))
+        if anns:
+            pairs.append((txt, anns[0]))
+    return pairs
+
+
+def score(path: Path) -> dict[str, float | int]:
+    """Source, cue and content F1 (exact and overlap) of :func:`find_attributions` on
+    the PolNeAR split at ``path`` (``text/`` and ``attributions/``). Deterministic.
+    Raises ``FileNotFoundError`` when the split has no annotated article."""
+    pairs = _articles(path)
+    if not pairs:
+        raise FileNotFoundError(f"no annotated articles under {path}")
+    tally = _Tally()
+    for txt, ann in pairs:
+        text = txt.read_text(encoding="utf-8")
+        tally.add(parse_ann(ann.read_text(encoding="utf-8")), predict(text))
+    return {
+        "source_f1_exact": round(tally.exact["Source"].f1(), 4),
+        "source_f1_overlap": round(tally.overlap["Source"].f1(), 4),
+        "cue_f1_exact": round(tally.exact["Cue"].f1(), 4),
+        "content_f1_exact": round(tally.exact["Content"].f1(), 4),
+        "content_f1_overlap": round(tally.overlap["Content"].f1(), 4),
+        "n_articles": len(pairs),
+    }
+
+
+def format_table(result: dict[str, float | int]) -> str:
+    """A small plain-text table of a :func:`score` result."""
+    rows = [
+        ("source", result["source_f1_exact"], result["source_f1_overlap"]),
+        ("cue", result["cue_f1_exact"], "-"),
+        ("content", result["content_f1_exact"], result["content_f1_overlap"]),
+    ]
+    lines = [
+        f"PolNeAR attribution F1 ({result['n_articles']} articles)",
+        f"{'span':<10}{'exact':>8}{'overlap':>9}",
+    ]
+    for name, ex, ov in rows:
+        ov_s = f"{ov:.3f}" if isinstance(ov, float) else ov
+        lines.append(f"{name:<10}{float(ex):>8.3f}{ov_s:>9}")
+    return "\n".join(lines)
