@@ -16,11 +16,29 @@ from typing import Literal
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")
 
 _QUOTE_FOLD = {
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
-    "\u00ab": '"', "\u00bb": '"', "\u2039": "'", "\u203a": "'",
-    "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-",
-    "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+    "\u00ab": '"',
+    "\u00bb": '"',
+    "\u2039": "'",
+    "\u203a": "'",
+    "\u2013": "-",
+    "\u2014": "-",
+    "\u2212": "-",
+    "\u2010": "-",
+    "\u2011": "-",
+    "\u00a0": " ",
+    "\u2009": " ",
+    "\u202f": " ",
+    "\u2007": " ",
 }
 
 
@@ -30,30 +48,36 @@ def _words(text: str) -> tuple[str, ...]:
 
 
 # Words that end with a period without ending a sentence.
-_ABBREVIATIONS = frozenset(_words(
-    """
+_ABBREVIATIONS = frozenset(
+    _words(
+        """
     mr mrs ms dr prof gen sen rep reps gov lt col maj capt sgt cpl adm cmdr st jr sr rev
     hon pres supt insp det vs v etc corp co ltd bros dept univ approx est al ft mt ave
     blvd rd atty gens sens
     """
-))
+    )
+)
 # Only abbreviations when capitalised ("Feb. 3", but "the sun. The" ends a sentence).
-_ABBREVIATIONS_CAPITALISED = frozenset(_words(
-    """
+_ABBREVIATIONS_CAPITALISED = frozenset(
+    _words(
+        """
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thurs fri sat
     sun inc
     """
-))
+    )
+)
 # Only abbreviations before a number ("No. 2", but "he said no. Then").
 _ABBREVIATIONS_NUMERIC = frozenset(["no", "nos", "vol", "fig", "pp", "p"])
 # Dotted abbreviations after which a capitalised word usually starts a new sentence.
 _SENTENCE_FINAL_DOTTED = frozenset(["a.m", "p.m", "etc", "i.e", "e.g"])
-_SENTENCE_STARTERS = frozenset(_words(
-    """
+_SENTENCE_STARTERS = frozenset(
+    _words(
+        """
     the a an he she it they we i you but and so yet this that these those there his her
     their its our in on at after before when while if as for however meanwhile
     """
-))
+    )
+)
 _BULLET = re.compile(r"(?:[-*\u2022\u25aa\u25cf\u2023\u2043\u00b7]|\d{1,3}[.)])\s+")
 _TERMINAL = re.compile(r"[.!?\u2026][\"'\u201d\u2019)\]]*$")
 
@@ -240,8 +264,9 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     after = text[dot + 1 : dot + 30].lstrip(" \u00a0\"'\u201c\u2018")
     if lower in _SENTENCE_FINAL_DOTTED:  # "at 9 a.m. The vote" ends a sentence
         first = re.match(r"[A-Za-z]+", after)
-        return not (first and first.group(0)[0].isupper()
-                    and first.group(0).lower() in _SENTENCE_STARTERS)
+        return not (
+            first and first.group(0)[0].isupper() and first.group(0).lower() in _SENTENCE_STARTERS
+        )
     if "." in word:  # U.S, U.N, D.C
         return True
     if len(word) == 1 and word.isupper():  # initials: J. Smith

@@ -70,6 +70,9 @@ _NUMBER = re.compile(
     + r")(?:\s+(?P<wunit>hundred|thousand|million|billion))?(?![\w\-])",
     re.IGNORECASE,
 )
+_MAYBE_NUMBER = re.compile(r"\d")
+_LETTERS = re.compile(r"[a-z]+")
+_WORD_NUMBER_FIRST = frozenset(w.split()[0] for w in _WORDS)
 _MONTHS = (
     r"January|February|March|April|May|June|July|August|September|October|November|"
     r"December|Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|Dec\."
@@ -168,6 +171,10 @@ def find_figures(
             by_sentence[sid].append(a)
     for sent in doc.sentences:
         if doc.paragraph_of(sent).role in ("title", "heading", "caption"):
+            continue
+        if not _MAYBE_NUMBER.search(sent.text) and not (
+            _WORD_NUMBER_FIRST & set(_LETTERS.findall(sent.text.lower()))
+        ):
             continue
         for m in _NUMBER.finditer(text, sent.start, sent.end):
             if _is_date_or_year(text, m):

@@ -118,6 +118,7 @@ def test_appositive_source() -> None:
     [
         ("Gen. Joseph Votel", "person"),
         ("Jane Doe", "person"),
+        ("the mayor", "person"),
         ("a senior U.S. defense official", "anonymous"),
         ("sources", "anonymous"),
         ("people familiar with the talks", "anonymous"),
@@ -201,3 +202,49 @@ def test_one_megabyte_of_text_completes() -> None:
     findings = analyze(prepare(text))
     assert len(findings.attributions) >= 3 * len(parts)
     assert len(findings.figures) == 2 * len(parts)
+
+
+def test_quote_running_on_into_the_next_paragraph_keeps_its_speaker() -> None:
+    first, second = _attrs("“We will win,” Jane Doe said.\n\n“And we will win again next year.”")
+    assert second.content.text == "“And we will win again next year.”"
+    assert second.linked_to == first.id and second.speaker_name == "Jane Doe"
+    assert second.sentence_ids == ("S2",)
+
+
+def test_colon_announcing_the_next_paragraph_quote() -> None:
+    (a,) = _attrs("In a speech, Jane Doe declared:\n\n“It is very appropriate that we meet here.”")
+    assert a.cue is not None and a.cue.text == "declared:"
+    assert a.source is not None and a.source.text == "Jane Doe"
+    assert a.content.text == "“It is very appropriate that we meet here.”"
+
+
+def test_headline_name_colon_claim() -> None:
+    (a,) = _attrs("Lynch: No outside influence on FBI probe\n\nThe probe continues.")
+    assert (a.source and a.source.text, a.cue and a.cue.text) == ("Lynch", ":")
+    assert a.content.text == "No outside influence on FBI probe"
+
+
+def test_a_dangling_phrase_is_not_kept_as_the_source() -> None:
+    (a,) = _attrs("“We won,” the team played well before said Smith.")
+    assert a.source is None and a.speaker_name is None
+    assert a.content.text == "“We won,”"
+
+
+def test_interview_transcript_letters_are_not_speakers() -> None:
+    assert _attrs("Q: What happened next?") == ()
+
+
+def test_asked_question_is_content_without_a_source() -> None:
+    found = _attrs("Asked whether he would run again, Smith smiled.")
+    assert [(a.source, a.cue and a.cue.text, a.content.text) for a in found] == [
+        (None, "Asked", "whether he would run again")
+    ]
+
+
+def test_short_pronoun_content_and_sourceless_said_that() -> None:
+    (a,) = _attrs("Jeff Flake said he would.")
+    assert a.content.text == "he would" and a.speaker_name == "Jeff Flake"
+    (b,) = _attrs("Many insiders — and most donors — said that the race was over.")
+    # the dash-interrupted subject is not recovered, but the claim is still attributed
+    assert b.cue is not None and b.cue.text == "said"
+    assert b.content.text == "that the race was over"
