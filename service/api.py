@@ -19,11 +19,15 @@ router = APIRouter()
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {"application/problem+json": {}}, "description": desc}
     for code, desc in {
-        400: "Body is not valid JSON (`invalid-json`).",
+        400: "Body is not strict UTF-8 JSON (`invalid-json`).",
+        401: "`FACTDESK_API_KEYS` is set and the request has no accepted key "
+        "(`unauthorized`; see the `WWW-Authenticate` header).",
         413: "Text or body over the limit (`text-too-long`, `body-too-large`).",
         415: "Body is not `application/json` (`unsupported-media-type`).",
-        422: "Request does not match the schema, or the text is empty "
-        "(`invalid-request`, `empty-text`, `context-window-exceeded`).",
+        422: "Request does not match the schema, repeats a JSON key, or the text is empty "
+        "(`invalid-request`, `duplicate-keys`, `empty-text`, `context-window-exceeded`).",
+        429: "Over `FACTDESK_RATE_LIMIT_PER_MINUTE` for this key (`rate-limited`; "
+        "`Retry-After` says when to retry).",
         502: "The model failed or kept returning invalid output "
         "(`model-upstream-error`, `model-rate-limited`, `model-output-invalid`).",
         503: "The model is unreachable (`model-unavailable`).",
@@ -96,7 +100,18 @@ async def readyz(
     return JSONResponse(health.model_dump(), status_code=200 if ok else 503)
 
 
-@router.get("/problems/{slug}", tags=["ops"], summary="What a problem type means")
+@router.get(
+    "/problems/{slug}",
+    tags=["ops"],
+    summary="What a problem type means",
+    responses={
+        404: {
+            "model": Problem,
+            "content": {"application/problem+json": {}},
+            "description": "No such problem type (`not-found`).",
+        }
+    },
+)
 async def problem_type(slug: str) -> JSONResponse:
     for cls in errors.ALL_PROBLEMS:
         if cls.slug == slug:

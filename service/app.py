@@ -1,10 +1,13 @@
-"""The FastAPI application: settings, model client, routes and problem+json errors."""
+"""The FastAPI application: settings, model client, routes, problem+json errors, and the
+:class:`RequestGuard` every HTTP request passes first (request id, API key, rate limit,
+content type, body size, strict JSON, one structured log line)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-import time
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,12 +20,24 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__, errors
-from .api import router
-from .llm import LLM, LiteLLMClient
+from .api import problem_type, router
+from .llm import LLM, LiteLLMClient, _litellm
+from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, setup_logging
 from .prompts import load_prompt
+from .security import (
+    SECURITY_PROBLEMS,
+    ApiKeys,
+    RateLimited,
+    RateLimiter,
+    Unauthorized,
+    inspect_json,
+    presented_key,
+    redact_secrets,
+)
 from .settings import Settings
 
 log = logging.getLogger("factdesk.api")
+access_log = logging.getLogger(ACCESS_LOGGER)
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -36,12 +51,16 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    """An RFC 9457 problem response with a stable ``type``."""
+    """An RFC 9457 problem response with a stable ``type``; key-like strings in the
+    detail are masked. The slug is noted on the current request's log record."""
+    record = current_record.get()
+    if record is not None:
+        record.problem = slug
     body: dict[str, Any] = {
         "type": errors.PROBLEM_BASE + slug,
         "title": title,
         "status": status,
-        "detail": detail,
+        "detail": redact_secrets(detail),
     }
     if instance:
         body["instance"] = instance
@@ -65,8 +84,15 @@ async def _on_factdesk_error(request: Request, exc: Exception) -> JSONResponse:
         if exc.retry_after_s is not None:
             headers["Retry-After"] = str(max(1, round(exc.retry_after_s)))
         log.warning("model error %s: %s", exc.slug, exc.detail)
+    secrets: tuple[str, ...] = getattr(request.app.state, "secrets", ())
     return problem_response(
-        exc.status, exc.slug, exc.title, exc.detail, request.url.path, headers or None, **extra
+        exc.status,
+        exc.slug,
+        exc.title,
+        redact_secrets(exc.detail, secrets),
+        request.url.path,
+        headers or None,
+        **extra,
     )
 
 
@@ -113,72 +139,175 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s", request.url.path)
+def _internal_error(path: str | None) -> JSONResponse:
     return problem_response(
         500,
         "internal-error",
         "Internal error",
         "FactDesk failed unexpectedly; the error is logged. Please report it.",
-        request.url.path,
+        path,
     )
 
 
-class RequestGuard:
-    """Pure ASGI middleware: request id, JSON content type and a body size limit that
-    rejects oversized bodies before reading them whole."""
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path)
+    return _internal_error(request.url.path)
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+
+async def _problem_doc(slug: str) -> JSONResponse:
+    """``/problems/{slug}`` for the problem types of :mod:`service.security`; the rest are
+    documented by the API's own route."""
+    for cls in SECURITY_PROBLEMS:
+        if cls.slug == slug:
+            return JSONResponse(
+                {
+                    "type": errors.PROBLEM_BASE + slug,
+                    "title": cls.title,
+                    "status": cls.status,
+                    "description": (cls.__doc__ or cls.title).strip(),
+                }
+            )
+    return await problem_type(slug)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class RequestGuard:
+    """Pure ASGI middleware in front of every HTTP request. Guarantees, in this order:
+
+    * a request id (the client's ``X-Request-ID`` when it is short and plain, else a new
+      one), echoed in the ``X-Request-ID`` response header;
+    * with ``FACTDESK_API_KEYS`` set, ``/v1/*`` answers 401 ``unauthorized`` unless the
+      request carries an accepted key; ``/healthz``, ``/readyz``, docs stay open;
+    * with ``FACTDESK_RATE_LIMIT_PER_MINUTE`` set, ``/v1/*`` answers 429 ``rate-limited``
+      with ``Retry-After`` once the key (or client address) has used its tokens;
+    * bodies must be JSON (415), at most ``max_body_bytes`` (413, refused as soon as the
+      declared length or the bytes received pass the limit, never read whole), and strict
+      JSON (400 ``invalid-json``, 422 ``duplicate-keys``);
+    * an exception that escapes the app becomes a 500 problem+json, never a bare error;
+    * one JSON log line per request (never the article text unless configured).
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
-        self.max_body_bytes = max_body_bytes
+        self.max_body_bytes = settings.max_body_bytes
+        self.keys = ApiKeys(settings.api_keys)
+        self.limiter = (
+            RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
+        )
+        self.log_article_text = settings.log_article_text
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        request_id = headers.get("x-request-id", "")[:128] or uuid.uuid4().hex
-        started = time.perf_counter()
+        offered = headers.get("x-request-id", "")
+        request_id = offered if _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex
+        record = RequestRecord(request_id, scope["method"], scope["path"])
+        token = current_record.set(record)
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
+                started = True
+                record.status = message["status"]
                 message["headers"] = [
-                    *message["headers"],
-                    (b"x-request-id", request_id.encode("latin-1", "replace")),
+                    *message.get("headers", []),
+                    (b"x-request-id", request_id.encode("latin-1")),
                 ]
-                log.info(
-                    json.dumps(
-                        {
-                            "request_id": request_id,
-                            "method": scope["method"],
-                            "path": scope["path"],
-                            "status": message["status"],
-                            "ms": round((time.perf_counter() - started) * 1000, 1),
-                        }
-                    )
-                )
             await send(message)
 
-        if scope["method"] in ("POST", "PUT", "PATCH"):
-            rejection = self._check_headers(headers)
-            if rejection is None:
-                body, rejection = await self._read_body(receive)
+        try:
+            await self._guarded(scope, receive, send_with_id, headers, record)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            if started:
+                raise
+            await _internal_error(scope["path"])(scope, receive, send_with_id)
+        finally:
+            current_record.reset(token)
+            access_log.info(json.dumps(record.as_log(), ensure_ascii=False))
+
+    async def _guarded(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+        record: RequestRecord,
+    ) -> None:
+        path: str = scope["path"]
+        if path.startswith("/v1/"):
+            rejection = self._admit(scope, headers, record)
             if rejection is not None:
-                await rejection(scope, receive, send_with_id)
+                await rejection(scope, receive, send)
                 return
-            replayed = False
-
-            async def replay() -> Message:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.app(scope, replay, send_with_id)
+        if scope["method"] not in _BODY_METHODS:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send_with_id)
+        rejection = self._check_headers(headers)
+        body = b""
+        if rejection is None:
+            body, rejection = await self._read_body(receive)
+        if rejection is None:
+            rejection = self._check_json(body, path, record)
+        if rejection is not None:
+            await rejection(scope, receive, send)
+            return
+        record.body_bytes = len(body)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    def _admit(
+        self, scope: Scope, headers: dict[str, str], record: RequestRecord
+    ) -> JSONResponse | None:
+        """API key, then rate limit; ``None`` when the request may go on."""
+        identity = f"client:{(scope.get('client') or ('?',))[0]}"
+        if self.keys.enabled:
+            key = presented_key(headers)
+            digest = self.keys.identify(key)
+            if digest is None:
+                why = (
+                    "The API key is not accepted."
+                    if key is not None
+                    else "This API needs a key: send Authorization: Bearer KEY or X-API-Key: KEY."
+                )
+                return problem_response(
+                    Unauthorized.status,
+                    Unauthorized.slug,
+                    Unauthorized.title,
+                    why,
+                    scope["path"],
+                    headers={"WWW-Authenticate": 'Bearer realm="factdesk"'},
+                )
+            record.key_id = digest[:12]
+            identity = f"key:{digest}"
+        if self.limiter is not None:
+            wait = self.limiter.acquire(identity)
+            if wait is not None:
+                seconds = max(1, round(wait))
+                return problem_response(
+                    RateLimited.status,
+                    RateLimited.slug,
+                    RateLimited.title,
+                    f"More than {int(self.limiter.capacity)} requests a minute; try again in "
+                    f"{seconds} s.",
+                    scope["path"],
+                    headers={"Retry-After": str(seconds)},
+                )
+        return None
 
     def _too_large(self, size: str) -> JSONResponse:
         return problem_response(
@@ -196,21 +325,22 @@ class RequestGuard:
                 415,
                 errors.UnsupportedMediaType.slug,
                 errors.UnsupportedMediaType.title,
-                f"Content-Type is {ctype or 'missing'}; send the article as JSON with "
+                f"Content-Type is {ctype[:100] or 'missing'}; send the article as JSON with "
                 "Content-Type: application/json.",
             )
         length = headers.get("content-length")
         if length is not None:
-            try:
-                if int(length) > self.max_body_bytes:
-                    return self._too_large(f"{int(length):,} bytes")
-            except ValueError:
+            if not length.strip().isdigit():
                 return problem_response(
                     400, "invalid-request", "Bad Content-Length", "Content-Length is not a number."
                 )
+            if int(length) > self.max_body_bytes:
+                return self._too_large(f"{int(length):,} bytes")
         return None
 
     async def _read_body(self, receive: Receive) -> tuple[bytes, JSONResponse | None]:
+        """The whole body, or a 413 as soon as more than the limit has arrived (whatever
+        Content-Length claimed)."""
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -226,16 +356,39 @@ class RequestGuard:
                 break
         return b"".join(chunks), None
 
+    def _check_json(self, body: bytes, path: str, record: RequestRecord) -> JSONResponse | None:
+        problem = inspect_json(body)
+        if problem is not None:
+            return problem_response(
+                problem.status, problem.slug, problem.title, problem.detail, path
+            )
+        if self.log_article_text:
+            value = json.loads(body.removeprefix(b"\xef\xbb\xbf"))
+            text = value.get("text") if isinstance(value, dict) else None
+            if isinstance(text, str):
+                record.article_text = text
+        return None
+
 
 def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
     """Build the app. Settings are validated and the prompt loaded at start-up, so a bad
-    configuration fails fast instead of on the first request."""
+    configuration fails fast instead of on the first request. Every model call goes
+    through :class:`~service.logs.RecordingLLM` so the request log line names the model
+    and counts its calls."""
     settings = settings or Settings()
     prompt = load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
+    secrets = tuple(
+        s for s in [settings.api_key.get_secret_value() if settings.api_key else ""] if s
+    )
+    setup_logging(secrets)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("FactDesk %s: model %s, prompt %s", __version__, settings.model, prompt.label)
+        if llm is None:
+            # Importing litellm takes seconds; paid here, not inside the first request's
+            # timeout and retry budget.
+            await asyncio.to_thread(_litellm)
         yield
 
     app = FastAPI(
@@ -243,16 +396,20 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
         version=__version__,
         description="Summary, attributed claims and uncertainty flags for news articles; "
         "every claim and summary sentence verified against the article text. Errors are "
-        "`application/problem+json` with a stable `type` (see `/problems/{slug}`).",
+        "`application/problem+json` with a stable `type` (see `/problems/{slug}`). With "
+        "API keys configured, `/v1/*` needs `Authorization: Bearer KEY` or `X-API-Key`.",
         lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.llm = llm or LiteLLMClient(settings)
+    app.state.llm = RecordingLLM(llm or LiteLLMClient(settings))
     app.state.prompt = prompt
+    app.state.secrets = secrets
+    # Routed before the API's own /problems/{slug} (which it falls back to).
+    app.add_api_route("/problems/{slug}", _problem_doc, methods=["GET"], include_in_schema=False)
     app.include_router(router)
     app.add_exception_handler(errors.FactDeskError, _on_factdesk_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
-    app.add_middleware(RequestGuard, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestGuard, settings=settings)
     return app

@@ -14,6 +14,7 @@ usage so far and the last raw output.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -44,6 +45,7 @@ from .errors import (
     ModelUpstreamError,
     Usage,
 )
+from .security import redact_secrets
 from .settings import LOCAL_MODEL, Settings
 
 log = logging.getLogger("factdesk.llm")
@@ -141,11 +143,15 @@ def retry_after_seconds(headers: dict[str, str], now: float | None = None) -> fl
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+#: Slack on top of ``timeout_s`` for one whole call (see ``_call_once``).
+_CALL_GRACE_S = 5.0
+
 _CONTEXT_RE = re.compile(r"context (window|length)|exceed.*context|too many tokens", re.I)
 
 
 def _message_of(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
+    # providers echo keys in error messages ("Incorrect API key provided: sk-...")
+    text = redact_secrets(str(exc) or exc.__class__.__name__)
     return text[:500]
 
 
@@ -268,7 +274,12 @@ class LiteLLMClient:
         if key:
             kwargs["api_key"] = key
         try:
-            response = await ll.acompletion(**kwargs)
+            # httpx's timeout bounds each read, not the call: a server that trickles bytes
+            # would hold the request forever, so the whole call gets a deadline too (with
+            # grace: litellm's first call in a process spends seconds before any I/O).
+            response = await asyncio.wait_for(ll.acompletion(**kwargs), timeout_s + _CALL_GRACE_S)
+        except TimeoutError as exc:
+            raise _Retryable(ModelTimeout(f"{request.model} did not answer in time"), None) from exc
         except Exception as exc:
             mapped, retryable = map_litellm_error(exc, request.model)
             if isinstance(mapped, ContextWindowExceeded):

@@ -5,10 +5,13 @@ Each stage is a plain function of its inputs; only the ``llm`` argument does I/O
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from .analyzers import Findings
 from .analyzers import analyze as find_all
 from .judge import second_opinion
 from .llm import LLM, complete_structured
@@ -317,6 +320,21 @@ def removed_text(doc: Document) -> list[RemovedText]:
     ]
 
 
+#: Articles at least this long are prepared and verified on a worker thread, so one long
+#: article does not stall the event loop (and every other request) for its CPU time.
+OFFLOAD_CHARS = 20_000
+T = TypeVar("T")
+
+
+async def _cpu(fn: Callable[[], T], offload: bool) -> T:
+    return await asyncio.to_thread(fn) if offload else fn()
+
+
+def _prepare(text: str) -> tuple[Document, Findings]:
+    doc = prepare(text)
+    return doc, find_all(doc)
+
+
 async def analyze(
     request: AnalysisRequest,
     settings: Settings,
@@ -328,8 +346,8 @@ async def analyze(
     t0 = time.perf_counter()
     model = request.options.model or settings.model
     prompt = prompt or load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
-    doc = prepare(request.text)
-    findings = find_all(doc)
+    big = len(request.text) >= OFFLOAD_CHARS
+    doc, findings = await _cpu(lambda: _prepare(request.text), big)
     n_summary = request.options.summary_sentences
     schema = response_schema(n_summary, [s.id for s in doc.sentences])
     messages = render_analyze(prompt, doc, title=request.title, summary_sentences=n_summary)
@@ -346,9 +364,12 @@ async def analyze(
     llm_ms = (time.perf_counter() - t_llm) * 1000
 
     blocked = instruction_sentences(doc)
-    grounded = ground(doc, result.value, n_summary, blocked)
-    merged = merge(
-        doc, findings, grounded.claims, grounded.flags, len(result.value.claims) + 1, blocked
+    grounded = await _cpu(lambda: ground(doc, result.value, n_summary, blocked), big)
+    merged = await _cpu(
+        lambda: merge(
+            doc, findings, grounded.claims, grounded.flags, len(result.value.claims) + 1, blocked
+        ),
+        big,
     )
     claims, rejected = merged.claims, list(grounded.rejected)
     attempts, usage = result.attempts, result.usage

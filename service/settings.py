@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: litellm model string of the embedded default: llama.cpp's OpenAI-compatible server
 #: serving the bundled GGUF under the alias ``local``.
@@ -19,7 +20,9 @@ StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_ob
 class Settings(BaseSettings):
     """Everything the service can be configured with; validated once at start-up."""
 
-    model_config = SettingsConfigDict(env_prefix="FACTDESK_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="FACTDESK_", extra="ignore", frozen=True, hide_input_in_errors=True
+    )
 
     # model
     model: str = Field(LOCAL_MODEL, min_length=1, description="Any litellm model string.")
@@ -42,6 +45,19 @@ class Settings(BaseSettings):
     max_text_chars: int = Field(100_000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
 
+    # access and limits (service/security.py)
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        (),
+        description="SHA-256 hex digests of accepted API keys, comma-separated; empty: "
+        "no key needed.",
+    )
+    rate_limit_per_minute: int | None = Field(
+        None, ge=1, le=1_000_000, description="Requests per minute per key; unset: no limit."
+    )
+    log_article_text: bool = Field(
+        False, description="Put the article text in the request log line (off: never)."
+    )
+
     # prompts
     prompt_version: str = "v1"
     prompts_dir: Path = Field(
@@ -61,6 +77,29 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_digests(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part for part in re.split(r"[,\s]+", value) if part]
+        if isinstance(value, (list, tuple)):
+            digests = tuple(str(v).strip().lower() for v in value)
+            for d in digests:
+                if not re.fullmatch(r"[0-9a-f]{64}", d):
+                    raise ValueError(
+                        "FACTDESK_API_KEYS holds SHA-256 hex digests of the keys (64 hex "
+                        "characters each), not the keys themselves"
+                    )
+            return digests
+        return value
+
+    @field_validator("rate_limit_per_minute", mode="before")
+    @classmethod
+    def _empty_is_off(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().lower() in ("", "0", "off", "none"):
+            return None
+        return value
 
     @model_validator(mode="after")
     def _prompts_exist(self) -> Settings:
