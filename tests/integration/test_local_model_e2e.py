@@ -49,7 +49,9 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         deadline = time.monotonic() + 180
         while True:
-            assert proc.poll() is None, f"factdesk serve exited: {log.read_text()[-2000:]}"
+            if proc.poll() is not None:
+                tail = log.read_text()[-2000:] if log.exists() else "(no model server log)"
+                pytest.fail(f"factdesk serve exited with {proc.returncode}: {tail}")
             try:
                 if httpx.get(base + "/readyz", timeout=2).status_code == 200:
                     break
