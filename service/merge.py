@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from .analyzers import Attribution, Figure, Findings, TextSpan, UncertaintyCue
+from .analyzers import Attribution, Findings, TextSpan, UncertaintyCue
 from .schemas import (
     Claim,
     FigureOut,
@@ -87,11 +87,6 @@ def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verifi
     return Verification(status=new, reasons=[*v.reasons, reason])
 
 
-def _fmt_value(f: Figure) -> str:
-    text = f.span.text
-    return f"{'about ' if f.approximate and not text.lower().startswith('about') else ''}{text}"
-
-
 def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:
     flags: list[Flag] = []
 
@@ -116,7 +111,7 @@ def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:
             [cue.sentence_id],
         )
     for conflict in findings.conflicts:
-        parts = [f"{_fmt_value(f)} ({f.source or 'unattributed'})" for f in conflict.figures]
+        parts = [f"{f.span.text} ({f.source or 'unattributed'})" for f in conflict.figures]
         first = conflict.figures[0]
         add(
             "conflicting_figures",
