@@ -268,7 +268,9 @@ class _Article:
 
 
 @lru_cache(maxsize=16)
+@lru_cache(maxsize=16)
 def _article(article: str) -> _Article:
+    # one analysis checks every claim and summary sentence against the same article
     capitalised = {n.lower() for n in proper_nouns(article)}
     lower_forms = {m.group() for m in _WORD.finditer(article) if m.group()[0].islower()}
     names = frozenset(n for n in capitalised if n not in lower_forms and n not in _LIGHT_WORDS)
