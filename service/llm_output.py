@@ -7,6 +7,7 @@ the public contract (:mod:`service.schemas`) after grounding and verification.
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 
@@ -52,6 +53,13 @@ class LLMAnalysis(_Lenient):
     flags: list[LLMFlag] = Field(default_factory=list, max_length=MAX_FLAGS)
 
 
+@functools.lru_cache(maxsize=1)
+def base_schema() -> dict[str, Any]:
+    """The model-facing JSON schema as pydantic generates it (computed once; copy before
+    changing it)."""
+    return LLMAnalysis.model_json_schema()
+
+
 #: Above this many sentences the ids are constrained by pattern only (schema size).
 MAX_ENUM_IDS = 400
 
@@ -63,7 +71,7 @@ def response_schema(
     when the article is not huge, sentence ids limited to the article's own (a provider
     that constrains decoding by the schema then cannot cite a sentence that does not
     exist)."""
-    schema = copy.deepcopy(LLMAnalysis.model_json_schema())
+    schema = copy.deepcopy(base_schema())
     schema["properties"]["summary"]["maxItems"] = summary_sentences
     schema["required"] = ["summary", "claims", "flags"]
     if sentence_ids and len(sentence_ids) <= MAX_ENUM_IDS:

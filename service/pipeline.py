@@ -15,7 +15,7 @@ from .analyzers import Findings
 from .analyzers import analyze as find_all
 from .judge import second_opinion
 from .llm import LLM, complete_structured
-from .llm_output import LLMAnalysis, LLMClaim, LLMFlag, response_schema
+from .llm_output import LLMAnalysis, LLMClaim, LLMFlag, base_schema, response_schema
 from .merge import merge
 from .prompts import PromptTemplate, load_prompt, render_analyze
 from .schemas import (
@@ -412,7 +412,7 @@ async def analyze(
         meta=Meta(
             model=model,
             prompt_version=prompt.label,
-            prompt_sha256=prompt.sha256(LLMAnalysis.model_json_schema()),
+            prompt_sha256=prompt.sha256(base_schema()),
             schema_version=SCHEMA_VERSION,
             attempts=attempts,
             usage=TokenUsage(

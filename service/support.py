@@ -251,8 +251,10 @@ def proper_nouns(text: str) -> set[str]:
         word = m.group()
         if not word[0].isupper() or word.lower() in _STOP:
             continue
-        before = text[: m.start()].rstrip()
-        if not before or before[-1] in ".!?:\"'\u201c\u2018(":
+        k = m.start() - 1
+        while k >= 0 and text[k].isspace():
+            k -= 1
+        if k < 0 or text[k] in ".!?:\"'\u201c\u2018(":
             continue
         names.add(word)
     return names
