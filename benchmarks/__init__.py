@@ -1,0 +1,1 @@
+"""FactDesk performance benchmarks (``make bench``); measurements, never timed tests."""
