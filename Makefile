@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint format clean
+.PHONY: install run test test-fast lint format clean evals evals-record evals-baseline bench
 
 install: $(STAMP)  ## create .venv with the service, the local model and the dev tools
 
@@ -24,8 +24,8 @@ test-fast: install  ## everything but the live local-model integration tests
 	$(BIN)/pytest -m "not integration"
 
 lint: install  ## ruff + mypy (strict on service/)
-	$(BIN)/ruff check service tests
-	$(BIN)/ruff format --check service tests
+	$(BIN)/ruff check service tests evals
+	$(BIN)/ruff format --check service tests evals
 	$(BIN)/mypy service
 
 format: install
@@ -34,3 +34,16 @@ format: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+evals: install  ## replay the recorded eval suite offline, gate on evals/baseline.json, write evals/reports/latest
+	$(BIN)/factdesk evals run --report evals/reports/latest
+
+evals-record: install  ## re-record every eval case with the local model, then replay and gate on the committed baseline
+	$(BIN)/factdesk evals run --record --no-gate --report evals/reports/record
+	$(BIN)/factdesk evals run --report evals/reports/latest
+
+evals-baseline: install  ## accept the current replayed metrics as evals/baseline.json (review the diff)
+	$(BIN)/factdesk evals run --update-baseline --report evals/reports/latest
+
+bench: install  ## performance benchmarks (overhead, local model, throughput, memory, tokens, scaling) -> benchmarks/results/latest.{json,md}
+	$(BIN)/python -m benchmarks.run
