@@ -68,7 +68,8 @@ def _lexicon(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_NUMBER_WORDS = {
+#: Number words and their values (units, tens, scales), shared with the figure finder.
+NUMBER_WORDS = {
     "zero": 0,
     "one": 1,
     "two": 2,
@@ -188,17 +189,17 @@ def numbers(text: str) -> set[float]:
     words = [w.lower() for w in _WORD.findall(text)]
     i = 0
     while i < len(words):
-        if words[i] in _NUMBER_WORDS and words[i] not in _SCALE:
-            total, current = 0.0, float(_NUMBER_WORDS[words[i]])
+        if words[i] in NUMBER_WORDS and words[i] not in _SCALE:
+            total, current = 0.0, float(NUMBER_WORDS[words[i]])
             j = i + 1
-            while j < len(words) and words[j] in _NUMBER_WORDS:
+            while j < len(words) and words[j] in NUMBER_WORDS:
                 w = words[j]
                 if w in _SCALE:
                     current *= _SCALE[w]
                     if _SCALE[w] >= 1000:
                         total, current = total + current, 0.0
                 else:
-                    current += _NUMBER_WORDS[w]
+                    current += NUMBER_WORDS[w]
                 j += 1
             values.add(total + current)
             i = j
@@ -235,7 +236,7 @@ def stem(word: str) -> str:
 
 
 def _is_content(word: str) -> bool:
-    return word not in _STOP and word not in _NUMBER_WORDS and not word.isdigit() and len(word) > 1
+    return word not in _STOP and word not in NUMBER_WORDS and not word.isdigit() and len(word) > 1
 
 
 def content_words(text: str) -> set[str]:

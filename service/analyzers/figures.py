@@ -13,6 +13,7 @@ from service.analyzers.findings import (
     TextSpan,
     UncertaintyCue,
 )
+from service.support import NUMBER_WORDS
 from service.text import Document
 
 _UNITS = {
@@ -25,34 +26,9 @@ _UNITS = {
     "bn": 1e9,
     "k": 1e3,
 }
+_SCALE_WORDS = frozenset({"hundred", "thousand", "million", "billion"})
 _WORDS = {
-    "two": 2,
-    "three": 3,
-    "four": 4,
-    "five": 5,
-    "six": 6,
-    "seven": 7,
-    "eight": 8,
-    "nine": 9,
-    "ten": 10,
-    "eleven": 11,
-    "twelve": 12,
-    "thirteen": 13,
-    "fourteen": 14,
-    "fifteen": 15,
-    "sixteen": 16,
-    "seventeen": 17,
-    "eighteen": 18,
-    "nineteen": 19,
-    "twenty": 20,
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "dozen": 12,
+    **{w: v for w, v in NUMBER_WORDS.items() if v >= 2 and w not in _SCALE_WORDS},
     "a dozen": 12,
     "a hundred": 100,
     "a thousand": 1000,
