@@ -17,11 +17,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from .schemas import Reason
-from .support import Status, SupportCheck, check_support, content_words, words
+from .support import RANK, Status, SupportCheck, check_support, content_words, words
 from .text import Sentence, prepare
 
 DEFAULT_TOP_K = 2
-_RANK: dict[Status, int] = {"supported": 0, "partially_supported": 1, "unsupported": 2}
 
 # Sentence ends that ``prepare`` leaves joined: lower-cased, tokenised text ("fled . the
 # camp") and text pasted without a space after the stop ("fled.The camp").
@@ -141,5 +140,5 @@ def judge(summary: str, article: str, *, top_k: int = DEFAULT_TOP_K) -> Faithful
                 Reason(code=r.code, message=f"sentence {n}: {r.message}")
                 for r in check.verification.reasons
             )
-    status: Status = max((v.status for v in verdicts), key=_RANK.__getitem__, default="supported")
+    status: Status = max((v.status for v in verdicts), key=RANK.__getitem__, default="supported")
     return FaithfulnessVerdict(status, status == "supported", tuple(verdicts), tuple(reasons))

@@ -28,7 +28,7 @@ from .schemas import (
     VerdictStatus,
     Verification,
 )
-from .support import content_words
+from .support import content_words, stricter
 from .text import Document, Sentence
 from .verify import sentence_span, span_of, speaker_found
 
@@ -50,7 +50,6 @@ _CUE_MESSAGE = {
     "approximation": "an approximate figure",
     "reported": "relayed second-hand from another source",
 }
-_ORDER = {"supported": 0, "partially_supported": 1, "unsupported": 2}
 MIN_RULE_CLAIM_WORDS = 4
 # Cues that tie a phrase to a speaker without the speaker asserting it as a claim.
 _NON_CLAIM_CUES = frozenset({"referring to", "referring", "referred to", "in reference to"})
@@ -83,8 +82,7 @@ def _inside(inner: TextSpan, outer: TextSpan) -> bool:
 
 
 def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verification:
-    new = status if _ORDER[status] > _ORDER[v.status] else v.status
-    return Verification(status=new, reasons=[*v.reasons, reason])
+    return stricter(v, Verification(status=status, reasons=[reason]))
 
 
 def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:

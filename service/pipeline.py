@@ -36,7 +36,7 @@ from .schemas import (
     Verification,
 )
 from .settings import Settings
-from .support import check_support
+from .support import check_support, stricter
 from .text import Document, Sentence, fold, prepare
 from .verify import (
     align_quote,
@@ -66,12 +66,6 @@ class Grounded:
     rejected: list[RejectedClaim]
     flags: list[Flag]
     warnings: list[str]
-
-
-def _worst(a: Verification, b: Verification) -> Verification:
-    order = {"supported": 0, "partially_supported": 1, "unsupported": 2}
-    status = a.status if order[a.status] >= order[b.status] else b.status
-    return Verification(status=status, reasons=[*a.reasons, *b.reasons])
 
 
 def _evidence_text(cited: Sequence[Sentence]) -> str:
@@ -178,7 +172,7 @@ def _ground_claim(
     evidence_text = _evidence_text(cited)
     verification = check_support(raw.text, evidence_text, doc.text).verification
     if unknown:
-        verification = _worst(
+        verification = stricter(
             verification, Verification(status="partially_supported", reasons=reasons[:1])
         )
     elif reasons:
@@ -222,11 +216,11 @@ def _ground_summary(
         else:
             verification = check_support(raw.text, _evidence_text(cited), doc.text).verification
             if dropped:
-                verification = _worst(
+                verification = stricter(
                     verification, Verification(status="partially_supported", reasons=dropped)
                 )
             if unknown:
-                verification = _worst(
+                verification = stricter(
                     verification,
                     Verification(
                         status="partially_supported",

@@ -294,7 +294,14 @@ class SupportCheck:
     overlap: float
 
 
-_RANK: dict[Status, int] = {"supported": 0, "partially_supported": 1, "unsupported": 2}
+#: Verdicts from loosest to strictest.
+RANK: dict[Status, int] = {"supported": 0, "partially_supported": 1, "unsupported": 2}
+
+
+def stricter(a: Verification, b: Verification) -> Verification:
+    """The stricter of two verdicts, carrying the reasons of both (``a``'s first)."""
+    status = a.status if RANK[a.status] >= RANK[b.status] else b.status
+    return Verification(status=status, reasons=[*a.reasons, *b.reasons])
 
 
 class _Verdict:
@@ -303,7 +310,7 @@ class _Verdict:
         self.reasons: list[Reason] = []
 
     def add(self, status: Status, code: str, message: str) -> None:
-        if _RANK[status] > _RANK[self.status]:
+        if RANK[status] > RANK[self.status]:
             self.status = status
         self.reasons.append(Reason(code=code, message=message))
 
