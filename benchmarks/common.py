@@ -234,6 +234,13 @@ def loglog_slope(xs: Sequence[float], ys: Sequence[float]) -> float:
 # ----------------------------------------------------------------------------- machine
 
 
+def _git(*args: str) -> str:
+    """Output of ``git ARGS`` in the repository (raises on failure)."""
+    return subprocess.run(
+        ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+
+
 def machine() -> dict[str, Any]:
     """CPU model, cores, memory, Python and the commit the numbers belong to."""
     cpu = platform.processor() or "unknown"
@@ -252,22 +259,8 @@ def machine() -> dict[str, Any]:
     except OSError:
         pass
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
+        commit = _git("rev-parse", "--short", "HEAD")
+        dirty = _git("status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "unknown", ""
     try:
