@@ -219,6 +219,21 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``factdesk train NAME ...``: one sub-command per learned component."""
+    import importlib
+
+    from .learned import TRAINERS
+
+    train = sub.add_parser("train", help="train a learned component (fixed seed, logged)")
+    which = train.add_subparsers(dest="component", required=True)
+    for name, module_name in sorted(TRAINERS.items()):
+        module = importlib.import_module(module_name)
+        parser = which.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(parser)
+        parser.set_defaults(func=module.train)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -257,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the metrics as JSON")
     bench.set_defaults(func=cmd_bench)
+    _register_train(sub)
     from evals.cli import register as register_evals
 
     register_evals(sub)

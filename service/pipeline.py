@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import learned
 from .analyzers import Findings
 from .analyzers import analyze as find_all
 from .judge import second_opinion
@@ -23,6 +24,7 @@ from .schemas import (
     AnalysisRequest,
     AnalysisResponse,
     Claim,
+    Component,
     Flag,
     Meta,
     Reason,
@@ -418,5 +420,9 @@ async def analyze(
                 total=round((time.perf_counter() - t0) * 1000, 2), llm=round(llm_ms, 2)
             ),
             warnings=warnings,
+            components={
+                c.name: Component(version=c.version, sha256=c.sha256)
+                for c in learned.loaded().values()
+            },
         ),
     )

@@ -199,6 +199,13 @@ class Timings(_Strict):
     llm: float
 
 
+class Component(_Strict):
+    """A learned component that took part in the analysis, with its weights' identity."""
+
+    version: str
+    sha256: str
+
+
 class Meta(_Strict):
     model: str
     prompt_version: str
@@ -208,6 +215,10 @@ class Meta(_Strict):
     usage: TokenUsage
     timings_ms: Timings
     warnings: list[str] = Field(default_factory=list)
+    components: dict[str, Component] = Field(
+        default_factory=dict,
+        description="Learned components used (name -> weights version and SHA-256).",
+    )
 
 
 class AnalysisResponse(_Strict):
