@@ -58,6 +58,20 @@ class Settings(BaseSettings):
         False, description="Put the article text in the request log line (off: never)."
     )
 
+    # storage and queue (service/storage, service/jobs): SQLite under data_dir and an
+    # in-process worker unless these name real servers
+    data_dir: Path = Field(
+        default_factory=lambda: Path.home() / ".local" / "share" / "factdesk",
+        description="Where the embedded SQLite database and other local state live.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL (postgresql+psycopg://...); unset: SQLite in data_dir."
+    )
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db for the job queue and shared limits; unset: "
+        "in-process.",
+    )
+
     # prompts
     prompt_version: str = "v1"
     prompts_dir: Path = Field(
@@ -73,7 +87,7 @@ class Settings(BaseSettings):
     local_model_threads: int | None = Field(None, ge=1)
     local_model_startup_s: float = Field(120.0, gt=0)
 
-    @field_validator("api_base", mode="before")
+    @field_validator("api_base", "database_url", "redis_url", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
