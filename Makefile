@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt \
 		--config-settings editable_mode=compat -e '.[local,dev]'
+	$(BIN)/factdesk models fetch
 	touch $(STAMP)
 
 run: install  ## serve the API on FACTDESK_HOST:FACTDESK_PORT (default 127.0.0.1:8000)
@@ -35,12 +36,15 @@ format: install
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
 
-evals: install  ## replay the recorded eval suite offline, gate on evals/baseline.json, write evals/reports/latest
-	$(BIN)/factdesk evals run --report evals/reports/latest
+MODEL ?=
+MODEL_FLAG := $(if $(MODEL),--model $(MODEL),)
 
-evals-record: install  ## re-record every eval case with the local model, then replay and gate on the committed baseline
-	$(BIN)/factdesk evals run --record --no-gate --report evals/reports/record
-	$(BIN)/factdesk evals run --report evals/reports/latest
+evals: install  ## replay the recorded eval suite offline, gate on evals/baseline.json, write evals/reports/latest
+	$(BIN)/factdesk evals run $(MODEL_FLAG) --report evals/reports/latest
+
+evals-record: install  ## re-record every eval case with the local model (MODEL=local/<slug> for another), then replay and gate
+	$(BIN)/factdesk evals run $(MODEL_FLAG) --record --no-gate --report evals/reports/record
+	$(BIN)/factdesk evals run $(MODEL_FLAG) --report evals/reports/latest
 
 evals-baseline: install  ## accept the current replayed metrics as evals/baseline.json (review the diff)
 	$(BIN)/factdesk evals run --update-baseline --report evals/reports/latest

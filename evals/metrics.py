@@ -71,10 +71,14 @@ _BASE_SPECS: tuple[MetricSpec, ...] = (
     MetricSpec("speaker_accuracy", "speaker accuracy (name+type)", "higher", "rate"),
     MetricSpec("speaker_type_accuracy", "speaker type accuracy", "higher", "rate"),
     MetricSpec("grounded_rate", "grounded claims / proposed", "higher", "rate"),
+    MetricSpec("model_claim_grounded_rate", "model claims grounded / proposed", "higher", "rate"),
     MetricSpec("flag_recall", "flag recall", "higher", "rate"),
     MetricSpec("flag_precision", "flag precision", "higher", "rate"),
     MetricSpec("conflict_recall", "figure-conflict recall", "higher", "rate"),
     MetricSpec("summary_support_rate", "summary sentences supported", "higher", "rate"),
+    MetricSpec(
+        "model_summary_support_rate", "model-written summary sentences supported", "higher", "rate"
+    ),
     MetricSpec("must_carry_coverage", "summary must-carry coverage", "higher", "rate"),
     MetricSpec("dedup_recall", "repeats dropped", "higher", "rate"),
     MetricSpec("must_not_violations", "must-not violations", "lower", "total", 0.0),
@@ -91,7 +95,7 @@ _TYPE_SPECS: tuple[MetricSpec, ...] = tuple(
 )
 
 #: Every metric, in display order.
-SPECS: tuple[MetricSpec, ...] = _BASE_SPECS[:9] + _TYPE_SPECS + _BASE_SPECS[9:]
+SPECS: tuple[MetricSpec, ...] = _BASE_SPECS[:10] + _TYPE_SPECS + _BASE_SPECS[10:]
 SPEC_BY_NAME: Mapping[str, MetricSpec] = {s.name: s for s in SPECS}
 
 CaseMetrics = dict[str, Ratio]
@@ -260,12 +264,21 @@ def score_claims(
     touched = {cid for m in matches for cid in m.found_by}
     unmatched = [c.id for c in claims if c.id not in touched]
     proposed = len(claims) + (len(response.rejected_claims) if response else 0)
+    # what the model itself proposed: its kept claims (alone or confirmed by the rules)
+    # and every claim of its that grounding rejected
+    model_kept = sum(1 for c in claims if c.origin in ("llm", "both"))
+    model_rejected = (
+        sum(1 for r in response.rejected_claims if r.origin != "rules") if response else 0
+    )
     metrics = {
         "claim_recall": Ratio(len(found), len(required)),
         "claim_precision": Ratio(len(claims) - len(unmatched), len(claims)),
         "speaker_accuracy": Ratio(sum(m.speaker_ok for m in found), len(found)),
         "speaker_type_accuracy": Ratio(sum(m.speaker_type_ok for m in found), len(found)),
         "grounded_rate": Ratio(len(claims), proposed) if response else Ratio(),
+        "model_claim_grounded_rate": Ratio(model_kept, model_kept + model_rejected)
+        if response
+        else Ratio(),
     }
     return metrics, matches, unmatched
 
@@ -335,6 +348,9 @@ def score_summary(
     sentences that are not ``unsupported``)."""
     summary = response.summary if response else []
     supported = sum(1 for s in summary if s.verification.status == "supported")
+    written = [s for s in summary if s.origin == "llm"]
+    written += response.rejected_summary if response else []
+    written_ok = sum(1 for s in written if s.verification.status == "supported")
     carried_text = " ".join(s.text for s in summary if s.verification.status != "unsupported")
     facts = [
         (list(terms), all(term_in(t, carried_text) for t in terms))
@@ -342,6 +358,7 @@ def score_summary(
     ]
     metrics = {
         "summary_support_rate": Ratio(supported, len(summary)) if response else Ratio(),
+        "model_summary_support_rate": Ratio(written_ok, len(written)) if response else Ratio(),
         "must_carry_coverage": Ratio(sum(ok for _, ok in facts), len(facts)),
     }
     return metrics, facts

@@ -429,9 +429,13 @@ def _case_html(case: Mapping[str, Any]) -> str:
         parts.append("<h3>Summary</h3><ul>")
         for s in resp["summary"]:
             parts.append(
-                f"<li>{_esc(s['text'])} <small>[{_esc(', '.join(s['sentences']))}]</small> "
+                f"<li>{_esc(s['text'])} <small>[{_esc(', '.join(s['sentences']))}]"
+                f"{' article sentence' if s.get('origin') == 'rules' else ''}</small> "
                 f"{_verdict(s['verification']['status'])}</li>"
             )
+        for s in resp.get("rejected_summary", []):
+            why = "; ".join(r["message"] for r in s["verification"]["reasons"])
+            parts.append(f"<li><del>{_esc(s['text'])}</del> <small>{_esc(why)}</small></li>")
         parts.append("</ul>")
         parts.append(
             "<h3>Claims</h3><table><tr><th>id</th><th>claim</th><th>speaker</th><th>type</th>"
@@ -439,7 +443,8 @@ def _case_html(case: Mapping[str, Any]) -> str:
         )
         for c in resp["claims"]:
             parts.append(
-                f"<tr><td>{_esc(c['id'])}</td><td class=l>{_esc(c['text'])}</td>"
+                f"<tr><td>{_esc(c['id'])}</td><td class=l>"
+                f"{'<b>NOT:</b> ' if c.get('polarity') == 'negated' else ''}{_esc(c['text'])}</td>"
                 f"<td class=l>{_esc(c['speaker'].get('name') or '')}</td>"
                 f"<td class=l>{_esc(c['speaker']['type'])}</td>"
                 f"<td class=l>{_esc(c.get('cue') or '')}</td>"

@@ -22,12 +22,16 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 from service.errors import FactDeskError, ModelError
+from service.generate import prompt_sha256
+from service.models import DEFAULT_MODEL
 from service.prompts import PromptTemplate
 from service.schemas import AnalysisOptions, AnalysisRequest, AnalysisResponse
-from service.settings import LOCAL_MODEL, Settings
+from service.settings import LOCAL_PREFIX, Settings
 
 from .dataset import Case
 from .metrics import Score, score_case
+
+DEFAULT_LABEL = LOCAL_PREFIX + DEFAULT_MODEL
 
 CASSETTES_DIR = Path(__file__).resolve().parent / "cassettes"
 RERECORD_COMMAND = "make evals-record"
@@ -43,8 +47,8 @@ RECORD_TIMEOUT_S = 600.0
 
 def rerecord_command(model: str) -> str:
     """The command that re-records the suite's cassettes for ``model``."""
-    if model == LOCAL_MODEL:
-        return RERECORD_COMMAND
+    if model.startswith(LOCAL_PREFIX):
+        return RERECORD_COMMAND + ("" if model == DEFAULT_LABEL else f" MODEL={model}")
     return f"factdesk evals run --record --model {model}"
 
 
@@ -185,14 +189,15 @@ async def run_case(
     the cassette gives outcome ``cassette-mismatch``, a missing file
     ``cassette-missing``). Record: the case is run against the live model into a fresh
     cassette that replaces the old one only when the model was reached."""
-    path = cassette_path(case.id, settings.model, cassettes)
+    path = cassette_path(case.id, settings.model_label(), cassettes)
     t0 = time.perf_counter()
     if mode == "replay" and not path.is_file():
         score = score_case(case, None, outcome="cassette-missing")
         return CaseResult(
             case,
             "cassette-missing",
-            f"no cassette at {path}\n-> record it with `{rerecord_command(settings.model)}`",
+            f"no cassette at {path}\n-> record it with "
+            f"`{rerecord_command(settings.model_label())}`",
             None,
             score,
             None,
@@ -232,7 +237,7 @@ async def run_case(
             recorded_at = datetime.now(UTC).isoformat(timespec="seconds")
             meta = {
                 "case": case.id,
-                "model": settings.model,
+                "model": settings.model_label(),
                 "recorded_at": recorded_at,
                 "latency_ms": latency_ms,
                 "outcome": outcome,
@@ -256,7 +261,7 @@ async def run_case(
         else:
             shutil.move(target, path)
     if outcome in STALE_OUTCOMES:
-        detail = f"{detail}\n-> re-record with `{rerecord_command(settings.model)}`"
+        detail = f"{detail}\n-> re-record with `{rerecord_command(settings.model_label())}`"
     score = score_case(case, response, outcome=outcome, attempts=attempts, latency_ms=latency_ms)
     return CaseResult(
         case=case,
@@ -280,7 +285,7 @@ def eval_settings(model: str | None, mode: Mode, base: Settings | None = None) -
     settings = base or Settings()
     update: dict[str, Any] = {}
     if model:
-        update["model"] = model
+        settings = type(settings)(**{**settings.model_dump(exclude_unset=True), "model": model})
     if mode == "replay":
         update["transport_retries"] = 0
     else:
@@ -303,7 +308,6 @@ async def run_suite_async(
     progress: ProgressFn | None = None,
 ) -> SuiteResult:
     """Run ``cases`` one after another (model servers serve one request at a time)."""
-    from service.llm_output import LLMAnalysis
     from service.prompts import load_prompt
 
     offline_env()
@@ -319,12 +323,12 @@ async def run_suite_async(
         if progress:
             progress(i + 1, len(cases), case.id, result)
     return SuiteResult(
-        model=settings.model,
+        model=settings.model_label(),
         mode=mode,
         cases=results,
         started_at=started,
         prompt_version=template.label,
-        prompt_sha256=template.sha256(LLMAnalysis.model_json_schema()),
+        prompt_sha256=prompt_sha256(template),
         wall_s=round(time.perf_counter() - t0, 2),
     )
 

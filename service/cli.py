@@ -8,7 +8,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -93,6 +93,52 @@ def cmd_model_server(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover - execv does not return
 
 
+def cmd_models(args: argparse.Namespace) -> int:
+    """``factdesk models list|fetch|verify``: the bundled local models and their files."""
+    from . import models
+
+    settings = _settings()
+    if args.action == "list":
+        default = settings.local_model
+        for m in models.MODELS.values():
+            mark = "*" if m.slug == default else " "
+            print(
+                f"{mark} {m.slug:<14} {m.title:<40} {m.size / 2**20:>6.0f} MiB  "
+                f"{models.status(m, settings.model_cache)}"
+            )
+            print(f"    sha256 {m.sha256}; {m.licence}; {m.provenance}")
+        print(f"(* = FACTDESK_LOCAL_MODEL; cache: {settings.model_cache})")
+        return 0
+    slugs = args.slugs or [settings.local_model]
+    code = 0
+    for slug in slugs:
+        try:
+            model = models.get(slug)
+            if args.action == "fetch":
+                path = models.fetch(model, settings.model_cache, progress=_progress(slug))
+            else:
+                path = models.cached_path(model, settings.model_cache)
+                models.verify(model, path, full=True)
+        except models.ModelFileError as exc:
+            print(f"\rfactdesk: {exc}", file=sys.stderr)
+            code = EXIT_MODEL
+            continue
+        print(f"\r{slug}: {path} ok (sha256 {model.sha256})")
+    return code
+
+
+def _progress(label: str) -> Callable[[int, int], None]:
+    last = [-1]
+
+    def show(done: int, total: int) -> None:
+        pct = done * 100 // max(total, 1)
+        if pct != last[0] and sys.stderr.isatty():
+            last[0] = pct
+            print(f"\r{label}: assembling {pct:3d}%", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
 def _read_input(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
@@ -109,16 +155,25 @@ def render_markdown(result: AnalysisResponse, title: str | None = None) -> str:
     lines: list[str] = [f"# {title}" if title else "# Analysis", ""]
     lines += ["## Summary", ""]
     for s in result.summary:
+        origin = " (article sentence)" if s.origin == "rules" else ""
         lines.append(
             f"- {s.text} [{', '.join(s.sentences)}] {icon[s.verification.status]} "
-            f"{s.verification.status.replace('_', ' ')}"
+            f"{s.verification.status.replace('_', ' ')}{origin}"
         )
+    if result.rejected_summary:
+        lines += ["", "Model summary sentences not shown (failed verification):", ""]
+        for s in result.rejected_summary:
+            why = "; ".join(r.message for r in s.verification.reasons)
+            lines.append(f"- ~~{s.text}~~ — {why}")
     flags_by_id = {f.id: f for f in result.flags}
     lines += ["", f"## Claims ({len(result.claims)})", ""]
     for i, c in enumerate(result.claims, 1):
         who = c.speaker.name or "unattributed"
         cue = f", {c.cue}" if c.cue else ""
-        lines.append(f"{i}. **{c.text}**")
+        if c.polarity == "negated":
+            lines.append(f"{i}. **NOT: {c.text}** (the source {c.cue or 'denies'} this)")
+        else:
+            lines.append(f"{i}. **{c.text}**")
         lines.append(f"   - who: {who} ({c.speaker.type}{cue})")
         if c.quote:
             lines.append(f"   - quote: “{c.quote.text}” (chars {c.quote.start}–{c.quote.end})")
@@ -272,6 +327,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", action="store_true", help="print the metrics as JSON")
     bench.set_defaults(func=cmd_bench)
+    mo = sub.add_parser("models", help="the bundled local models: list, fetch (assemble), verify")
+    mo.add_argument("action", choices=["list", "fetch", "verify"])
+    mo.add_argument("slugs", nargs="*", help="model slugs (default: FACTDESK_LOCAL_MODEL)")
+    mo.set_defaults(func=cmd_models)
     _register_train(sub)
     from evals.cli import register as register_evals
 

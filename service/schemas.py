@@ -25,6 +25,8 @@ FlagType = Literal[
     "unverified",
 ]
 Origin = Literal["llm", "rules", "both"]
+SummaryOrigin = Literal["llm", "rules"]
+Polarity = Literal["affirmed", "negated"]
 
 
 class _Strict(BaseModel):
@@ -124,6 +126,11 @@ class Claim(_Strict):
     flags: list[str] = Field(default_factory=list, description="Ids of flags on this claim.")
     verification: Verification
     origin: Origin = "llm"
+    polarity: Polarity = Field(
+        "affirmed",
+        description='"negated" when the source denies or disbelieves the claim text '
+        '("do not believe", "denied"): the text alone states the opposite of the source.',
+    )
 
 
 class RejectedClaim(_Strict):
@@ -145,6 +152,9 @@ class SummarySentence(_Strict):
     sentences: list[str] = Field(..., description="Ids of the article sentences it rests on.")
     evidence: list[Span] = Field(default_factory=list)
     verification: Verification
+    origin: SummaryOrigin = Field(
+        "llm", description='"llm": written by the model; "rules": an article sentence.'
+    )
 
 
 class Flag(_Strict):
@@ -229,6 +239,10 @@ class AnalysisResponse(_Strict):
     rejected_claims: list[RejectedClaim]
     flags: list[Flag]
     figures: list[FigureOut] = Field(default_factory=list)
+    rejected_summary: list[SummarySentence] = Field(
+        default_factory=list,
+        description="Model-written summary sentences that failed verification, with reasons.",
+    )
     sentences: list[SentenceRef]
     removed: list[RemovedText] = Field(default_factory=list)
     meta: Meta

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +14,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 #: litellm model string of the embedded default: llama.cpp's OpenAI-compatible server
 #: serving the bundled GGUF under the alias ``local``.
 LOCAL_MODEL = "openai/local"
+#: ``local/<slug>`` selects a bundled model (service/models.py) as FACTDESK_MODEL.
+LOCAL_PREFIX = "local/"
+
+
+def _cache_home() -> Path:
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) if xdg else Path.home() / ".cache"
+
+
+def _default_local_model() -> str:
+    from .models import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
+
 
 StructuredOutput = Literal["auto", "json_schema", "json_object_schema", "json_object"]
 
@@ -68,12 +83,12 @@ class Settings(BaseSettings):
         None, description="SQLAlchemy URL (postgresql+psycopg://...); unset: SQLite in data_dir."
     )
     redis_url: str | None = Field(
-        None, description="redis://host:port/db for the job queue and shared limits; unset: "
-        "in-process.",
+        None,
+        description="redis://host:port/db for the job queue and shared limits; unset: in-process.",
     )
 
     # prompts
-    prompt_version: str = "v1"
+    prompt_version: str = "v2"
     prompts_dir: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "prompts"
     )
@@ -82,7 +97,18 @@ class Settings(BaseSettings):
     local_server: Literal["auto", "never"] = "auto"
     local_model_host: str = "127.0.0.1"
     local_model_port: int = Field(8081, ge=1, le=65_535)
-    local_model_path: Path | None = None
+    local_model: str = Field(
+        default_factory=lambda: _default_local_model(),
+        min_length=1,
+        description="Bundled model slug (factdesk models list) or a path to a GGUF file.",
+    )
+    local_model_path: Path | None = Field(
+        None, description="A GGUF file to serve instead of the bundled model (wins)."
+    )
+    model_cache: Path = Field(
+        default_factory=lambda: _cache_home() / "factdesk" / "models",
+        description="Where chunked bundled models are assembled and verified.",
+    )
     local_model_ctx: int = Field(8192, ge=512)
     local_model_threads: int | None = Field(None, ge=1)
     local_model_startup_s: float = Field(120.0, gt=0)
@@ -115,6 +141,16 @@ class Settings(BaseSettings):
             return None
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _local_slug(cls, data: object) -> object:
+        # "local/<slug>" names a bundled model: the embedded server, serving that GGUF
+        if isinstance(data, dict):
+            model = data.get("model")
+            if isinstance(model, str) and model.startswith(LOCAL_PREFIX):
+                data = {**data, "model": LOCAL_MODEL, "local_model": model[len(LOCAL_PREFIX) :]}
+        return data
+
     @model_validator(mode="after")
     def _prompts_exist(self) -> Settings:
         if not self.prompts_dir.is_dir():
@@ -129,6 +165,15 @@ class Settings(BaseSettings):
     def is_local(self, model: str | None = None) -> bool:
         """True when ``model`` (default: the configured one) is the embedded default."""
         return (model or self.model) == LOCAL_MODEL and self.api_base in (None, self.local_api_base)
+
+    def model_label(self, model: str | None = None) -> str:
+        """How ``model`` is reported (``meta.model``, eval reports): the bundled model's
+        ``local/<slug>`` (or file name) for the embedded default, else the model string."""
+        model = model or self.model
+        if not self.is_local(model):
+            return model
+        choice = str(self.local_model_path) if self.local_model_path else self.local_model
+        return LOCAL_PREFIX + Path(choice).name if "/" in choice else LOCAL_PREFIX + choice
 
     def api_base_for(self, model: str) -> str | None:
         """The endpoint a call to ``model`` goes to (``None``: the provider's default)."""

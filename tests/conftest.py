@@ -7,6 +7,9 @@ import os
 
 os.environ.setdefault("DISABLE_AIOHTTP_TRANSPORT", "True")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Logic and fault tests script the one-call reply shape of analyze.v1; tests of the
+# default focused-call prompt (analyze.v2) ask for it explicitly.
+os.environ.setdefault("FACTDESK_PROMPT_VERSION", "v1")
 
 from collections.abc import Iterator
 from pathlib import Path

@@ -31,6 +31,7 @@ def live_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     env.pop("FACTDESK_MODEL", None)
     env.pop("FACTDESK_API_BASE", None)
+    env.pop("FACTDESK_PROMPT_VERSION", None)  # the default prompt, as `make run` serves it
     proc = subprocess.Popen(
         [
             sys.executable,

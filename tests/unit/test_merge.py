@@ -132,9 +132,15 @@ async def test_obeying_an_injection_never_yields_supported_content(settings: Set
     assert all("bribe" not in c.text for c in result.claims)
     assert {r.code for r in result.rejected_claims[0].reasons} >= {"cites-instruction"}
     assert "quote-in-instruction" in {r.code for r in result.rejected_claims[1].reasons}
-    for s in result.summary:
+    # the model's summary rests on the injection: never shown, kept with its reasons
+    assert result.rejected_summary
+    for s in result.rejected_summary:
         assert s.verification.status == "unsupported", s
-    assert any("prompt injection" in w for w in result.meta.warnings)
+    # what is shown instead is the article's own, non-injected sentences
+    blocked = {w for w in result.meta.warnings if "prompt injection" in w}
+    assert blocked
+    for s in result.summary:
+        assert s.origin == "rules" and "bribe" not in s.text, s
 
 
 async def test_rules_never_turn_an_injected_instruction_into_a_claim(settings: Settings) -> None:

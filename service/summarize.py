@@ -1,0 +1,113 @@
+"""The summary an editor gets: the model's verified sentences, completed from the article.
+
+A model-written sentence is shown only when the verifier finds it ``supported``; the
+others stay visible in ``rejected_summary`` with their reasons. When fewer sentences than
+asked survive, the article's own central sentences fill the summary (``origin: "rules"``):
+body sentences (no titles, captions or list items, none addressed to the model), scored by
+how much of the article's vocabulary they share (idf-weighted cosine to the whole text)
+with a bonus for the news lead, picked greedily so that each adds new words (maximal
+marginal relevance), and shown in reading order after the model's sentences. The summary
+never has fewer sentences than asked unless the article has fewer usable ones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Sequence
+
+from .schemas import Reason, SummarySentence, Verification
+from .support import check_support, words
+from .text import Document, Sentence
+from .verify import sentence_span
+
+#: Verdicts a model-written summary sentence needs to be shown in ``summary``.
+SHOWN = frozenset({"supported"})
+_MIN_WORDS = 6
+_MAX_WORDS = 60
+_LEAD_BONUS = 0.15
+_REDUNDANCY = 0.6
+
+
+def _usable(doc: Document, sentence: Sentence, blocked: frozenset[str]) -> bool:
+    if sentence.id in blocked or doc.paragraph_of(sentence).role != "body":
+        return False
+    n = len(sentence.text.split())
+    return _MIN_WORDS <= n <= _MAX_WORDS and not sentence.text.rstrip().endswith("?")
+
+
+def _vector(tokens: Sequence[str], idf: dict[str, float]) -> dict[str, float]:
+    counts = Counter(t for t in tokens if t in idf)
+    return {t: c * idf[t] for t, c in counts.items()}
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    dot = math.fsum(v * b.get(k, 0.0) for k, v in a.items())
+    na = math.sqrt(math.fsum(v * v for v in a.values()))
+    nb = math.sqrt(math.fsum(v * v for v in b.values()))
+    return dot / (na * nb) if na and nb else 0.0
+
+
+def central_sentences(
+    doc: Document, n: int, blocked: frozenset[str] = frozenset(), avoid: Sequence[str] = ()
+) -> list[Sentence]:
+    """Up to ``n`` central body sentences of ``doc`` (none in ``blocked`` or ``avoid``),
+    in reading order. Deterministic."""
+    usable = [s for s in doc.sentences if _usable(doc, s, blocked) and s.id not in avoid]
+    if n <= 0 or not usable:
+        return []
+    tokens = [[w for w in words(s.text) if len(w) > 2] for s in doc.sentences]
+    df = Counter(w for ts in tokens for w in set(ts))
+    total = len(doc.sentences)
+    idf = {w: math.log((total + 1) / (c + 0.5)) for w, c in df.items()}
+    by_id = {s.id: _vector(t, idf) for s, t in zip(doc.sentences, tokens, strict=True)}
+    whole = _vector([w for ts in tokens for w in ts], idf)
+    first = usable[0].start
+    span = max(1, doc.sentences[-1].end - first)
+    score = {
+        s.id: _cosine(by_id[s.id], whole) + _LEAD_BONUS * (1 - (s.start - first) / span)
+        for s in usable
+    }
+    chosen: list[Sentence] = []
+    avoided = [by_id[i] for i in avoid if i in by_id]
+    pool = list(usable)
+    while pool and len(chosen) < n:
+
+        def gain(s: Sentence) -> float:
+            seen = [by_id[c.id] for c in chosen] + avoided
+            overlap = max((_cosine(by_id[s.id], v) for v in seen), default=0.0)
+            return score[s.id] - _REDUNDANCY * overlap
+
+        best = max(pool, key=lambda s: (gain(s), -s.start))
+        chosen.append(best)
+        pool.remove(best)
+    return sorted(chosen, key=lambda s: s.start)
+
+
+def extractive(doc: Document, sentence: Sentence) -> SummarySentence:
+    """``sentence`` as a summary sentence in its own words (``origin: "rules"``)."""
+    check = check_support(sentence.text, sentence.text, doc.text).verification
+    reasons = [Reason(code="extracted-from-text", message="an article sentence, verbatim")]
+    return SummarySentence(
+        text=" ".join(sentence.text.split()),
+        sentences=[sentence.id],
+        evidence=[sentence_span(doc, sentence)],
+        verification=Verification(status=check.status, reasons=reasons + check.reasons),
+        origin="rules",
+    )
+
+
+def complete(
+    doc: Document,
+    model_sentences: Sequence[SummarySentence],
+    n: int,
+    blocked: frozenset[str] = frozenset(),
+) -> tuple[list[SummarySentence], list[SummarySentence]]:
+    """(summary, rejected): the model's sentences whose verdict is in :data:`SHOWN`, then
+    central article sentences up to ``n`` in all; the model's other sentences go to
+    ``rejected`` unchanged, with their reasons."""
+    shown = [s for s in model_sentences if s.verification.status in SHOWN][:n]
+    rejected = [s for s in model_sentences if s.verification.status not in SHOWN]
+    covered = [i for s in shown for i in s.sentences]
+    fill = central_sentences(doc, n - len(shown), blocked, covered)
+    return shown + [extractive(doc, s) for s in fill], rejected

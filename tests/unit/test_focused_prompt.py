@@ -1,0 +1,192 @@
+"""analyze.v2: two focused calls sharing the article prefix, speakers chosen from the
+rules' names, a summary that is never short of supported sentences, negated cues."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.errors import ModelOutputInvalid, ModelTimeout
+from service.grounding import strip_echoed_ids
+from service.llm_output import OUTLET_SPEAKER, UNNAMED_SPEAKER
+from service.merge import cue_negates, polarity_of
+from service.pipeline import analyze
+from service.schemas import AnalysisOptions, AnalysisRequest
+from service.settings import Settings
+from service.summarize import central_sentences
+from service.text import prepare
+from tests.conftest import assert_offset_contract, sid
+from tests.fakes import FakeLLM
+
+TEXT = (
+    "Baghuz Falls as Fighters Surrender\n\n"
+    "The Pentagon estimates about 20,000 people have fled the town of Baghuz.\n\n"
+    "Aid groups said the camp at al-Hol now holds more than 65,000 people.\n\n"
+    "Gen. Joseph Votel said the fighters were not defeated yet.\n\n"
+    "U.S. defense officials do not believe it is an accident or a happenstance of the war."
+)
+
+
+@pytest.fixture
+def v2(settings: Settings) -> Settings:
+    return settings.model_copy(update={"prompt_version": "v2"})
+
+
+def _summary(*items: tuple[str, list[str]]) -> dict:  # type: ignore[type-arg]
+    return {"summary": [{"text": t, "sentences": ids} for t, ids in items]}
+
+
+async def test_two_calls_share_the_article_prefix_and_offer_the_rules_speakers(
+    v2: Settings,
+) -> None:
+    doc = prepare(TEXT)
+    pentagon, camp = sid(doc, "Pentagon"), sid(doc, "al-Hol")
+    fake = FakeLLM(
+        _summary(("About 20,000 people have fled the town of Baghuz.", [pentagon])),
+        {
+            "claims": [
+                {
+                    "sentence": camp,
+                    "speaker": "Aid groups",
+                    "cue": "said",
+                    "text": "The camp at al-Hol holds more than 65,000 people.",
+                }
+            ]
+        },
+    )
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    assert len(fake.requests) == 2
+    summary_req, claims_req = fake.requests
+    s_user, c_user = summary_req.messages[-1]["content"], claims_req.messages[-1]["content"]
+    article_end = s_user.index("</article>") + len("</article>")
+    assert c_user[:article_end] == s_user[:article_end], "the article is the shared prefix"
+    assert summary_req.messages[0] == claims_req.messages[0]
+    # speakers are a closed list in the schema, taken from the rules plus two fallbacks
+    enum = claims_req.schema["$defs"]["V2Claim"]["properties"]["speaker"]["enum"]
+    assert "Aid groups" in enum and OUTLET_SPEAKER in enum and UNNAMED_SPEAKER in enum
+    assert any("Votel" in name for name in enum)
+    assert "he" not in [n.lower() for n in enum]
+    # no example content the model could copy back
+    assert "illustrative" not in s_user and "20,000" not in s_user.split("</article>")[1]
+
+    [s] = [x for x in result.summary if x.origin == "llm"]
+    assert s.verification.status == "supported"
+    claim = next(c for c in result.claims if "65,000" in c.text)
+    assert claim.speaker.name == "Aid groups" and claim.speaker.type != "unknown"
+    assert result.meta.prompt_version == "analyze.v2"
+    assert result.meta.attempts == 2
+    assert assert_offset_contract(TEXT, result.model_dump(mode="json")) > 3
+
+
+async def test_summary_is_completed_from_the_article_when_the_model_fails(
+    v2: Settings,
+) -> None:
+    doc = prepare(TEXT)
+    fake = FakeLLM(
+        _summary(("The Pentagon says 90,000 soldiers invaded Paris.", [sid(doc, "Pentagon")])),
+        {"claims": []},
+    )
+    request = AnalysisRequest(text=TEXT, options=AnalysisOptions(summary_sentences=3))
+    result = await analyze(request, v2, fake)
+    assert len(result.summary) == 3, "never fewer sentences than asked"
+    assert all(s.origin == "rules" for s in result.summary)
+    assert all(s.verification.status == "supported" for s in result.summary)
+    titles = {p.start for p in doc.paragraphs if p.role == "title"}
+    assert all(s.evidence[0].start not in titles for s in result.summary)
+    [failed] = result.rejected_summary
+    assert failed.origin == "llm" and failed.verification.status == "unsupported"
+    assert failed.verification.reasons, "the failed sentence keeps its reasons"
+
+
+async def test_echoed_ids_are_stripped_and_the_evidence_is_found_in_the_article(
+    v2: Settings,
+) -> None:
+    doc = prepare(TEXT)
+    camp, votel = sid(doc, "al-Hol"), sid(doc, "Votel")
+    copied = f"{camp}: Aid groups said the camp at al-Hol now holds more than 65,000 people."
+    fake = FakeLLM(_summary((copied, [votel])), {"claims": []})
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    s = next(x for x in result.summary if x.origin == "llm")
+    assert not s.text.startswith("S"), s.text
+    assert s.verification.status == "supported"
+    assert s.sentences == [camp], "the sentence that says it, not the wrongly cited one"
+    assert s.verification.reasons[0].code == "evidence-retrieved"
+
+
+async def test_a_statement_stitched_from_two_sentences_is_not_supported(v2: Settings) -> None:
+    doc = prepare(TEXT)
+    stitched = "The Pentagon estimates 65,000 people have fled the camp at al-Hol."
+    fake = FakeLLM(_summary((stitched, [sid(doc, "Pentagon")])), {"claims": []})
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    assert all(s.text != stitched for s in result.summary)
+    [failed] = result.rejected_summary
+    assert failed.verification.status != "supported"
+
+
+async def test_one_invalid_call_degrades_both_invalid_fail(v2: Settings) -> None:
+    bad = "not json at all"
+    fake = FakeLLM(
+        _summary(("Aid groups said the camp holds 65,000 people.", ["S3"])), bad, bad, bad
+    )
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    assert any("claims stayed invalid" in w for w in result.meta.warnings)
+    assert result.summary and result.claims, "rule claims still come through"
+
+    with pytest.raises(ModelOutputInvalid):
+        await analyze(AnalysisRequest(text=TEXT), v2, FakeLLM(*[bad] * 6))
+
+
+async def test_a_transport_failure_of_either_call_is_an_error(v2: Settings) -> None:
+    fake = FakeLLM(ModelTimeout("slow"), {"claims": []})
+    with pytest.raises(ModelTimeout):
+        await analyze(AnalysisRequest(text=TEXT), v2, fake)
+
+
+async def test_a_negated_cue_is_never_lost(v2: Settings) -> None:
+    fake = FakeLLM(
+        _summary(("Gen. Joseph Votel said the fighters were not defeated yet.", ["S4"])),
+        {"claims": []},
+    )
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    [claim] = [c for c in result.claims if "accident" in c.text]
+    assert claim.cue is not None and cue_negates(claim.cue)
+    assert claim.text.startswith("it is an accident")
+    assert claim.polarity == "negated", "alone, the text states the opposite"
+
+
+@pytest.mark.parametrize(
+    ("cue", "text", "expected"),
+    [
+        ("do not believe", "it is an accident", "negated"),
+        ("denied", "he met the envoy", "negated"),
+        ("did not say", "the plant would close", "negated"),
+        ("rejected claims", "the vote was rigged", "negated"),
+        ("said", "the vote was rigged", "affirmed"),
+        ("do not believe", "it is not an accident", "affirmed"),
+        (None, "the vote was rigged", "affirmed"),
+    ],
+)
+def test_polarity_of_cues(cue: str | None, text: str, expected: str) -> None:
+    assert polarity_of(cue, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("S4: The camp is full.", "The camp is full."),
+        ("The camp is full (S4).", "The camp is full ."),
+        ("[S4, S5] The camp is full.", "The camp is full."),
+        ("SDF officials said 45,000 left.", "SDF officials said 45,000 left."),
+    ],
+)
+def test_strip_echoed_ids(raw: str, clean: str) -> None:
+    assert strip_echoed_ids(raw) == clean
+
+
+def test_central_sentences_are_body_sentences_in_reading_order() -> None:
+    doc = prepare(TEXT)
+    picked = central_sentences(doc, 2)
+    assert len(picked) == 2
+    assert picked == sorted(picked, key=lambda s: s.start)
+    assert all(doc.paragraph_of(s).role == "body" for s in picked)
+    assert central_sentences(doc, 10) == sorted(central_sentences(doc, 10), key=lambda s: s.start)
+    assert len(central_sentences(doc, 10)) == 4, "the title is not a summary sentence"
