@@ -8,9 +8,9 @@ until SIGTERM/SIGINT (or until the parent dies: see
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
-import threading
 from collections.abc import Sequence
 
 
@@ -43,14 +43,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads > 0:
         params.cpuparams.n_threads = args.threads
         params.cpuparams_batch.n_threads = args.threads
-    stop = threading.Event()
+    # The server holds no state worth a graceful teardown, and llama.cpp's shutdown can
+    # block on its HTTP threads: on SIGTERM/SIGINT (or the parent's death) leave at once.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: os._exit(0))
     server = xllamacpp.Server(params)
     print(f"serving {args.model} as {args.alias!r} at {server.listening_address}", flush=True)
-    stop.wait()
-    del server
-    return 0
+    while True:
+        signal.pause()
 
 
 if __name__ == "__main__":
