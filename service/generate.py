@@ -62,11 +62,16 @@ def prompt_sha256(prompt: PromptTemplate) -> str:
     return prompt.sha256(base_schema())
 
 
-def speaker_choices(findings: Findings) -> dict[str, LLMSpeakerType]:
+def speaker_choices(
+    findings: Findings, hidden: frozenset[str] = frozenset()
+) -> dict[str, LLMSpeakerType]:
     """Speaker names the rules found (name -> type), plus the outlet and an unnamed
-    source; pronouns are never offered as speakers."""
+    source; pronouns are never offered as speakers, nor names found only in ``hidden``
+    sentences."""
     out: dict[str, LLMSpeakerType] = {}
     for att in findings.attributions:
+        if hidden & set(att.sentence_ids):
+            continue
         name = att.speaker_name or (att.source.text if att.source else None)
         if not name:
             continue
@@ -143,17 +148,23 @@ async def _focused(
     doc: Document,
     findings: Findings,
     blocked: frozenset[str],
+    hidden: frozenset[str],
     title: str | None,
     n_summary: int,
     max_reasks: int,
 ) -> ModelOutput:
-    ids = [s.id for s in doc.sentences]
-    speakers = speaker_choices(findings)
+    ids = [s.id for s in doc.sentences if s.id not in hidden]
+    speakers = speaker_choices(findings, hidden)
     summary_call = complete_structured(
         llm,
         model=model,
         messages=render_task(
-            prompt, doc, "summary", title=title, values={"summary_sentences": str(n_summary)}
+            prompt,
+            doc,
+            "summary",
+            title=title,
+            values={"summary_sentences": str(n_summary)},
+            hidden=hidden,
         ),
         output_model=V2Summary,
         schema=v2_summary_schema(n_summary, ids),
@@ -172,8 +183,9 @@ async def _focused(
                 "outlet": OUTLET_SPEAKER,
                 "unnamed": UNNAMED_SPEAKER,
                 "speakers": "\n".join(f"- {name}" for name in speakers),
-                "attributions": attribution_hints(findings, blocked),
+                "attributions": attribution_hints(findings, blocked | hidden),
             },
+            hidden=hidden,
         ),
         output_model=V2Claims,
         schema=v2_claims_schema(ids, list(speakers)),
@@ -226,11 +238,21 @@ async def ask_model(
     title: str | None,
     summary_sentences: int,
     max_reasks: int,
+    hidden: frozenset[str] = frozenset(),
 ) -> ModelOutput:
     """Run the prompt's calls against ``model``; raises the transport's ``ModelError``,
     or :class:`ModelOutputInvalid` when no call gave valid output."""
     if prompt.tasks:
         return await _focused(
-            llm, model, prompt, doc, findings, blocked, title, summary_sentences, max_reasks
+            llm,
+            model,
+            prompt,
+            doc,
+            findings,
+            blocked,
+            hidden,
+            title,
+            summary_sentences,
+            max_reasks,
         )
     return await _single(llm, model, prompt, doc, title, summary_sentences, max_reasks)

@@ -51,8 +51,14 @@ _FLAG_MESSAGES = {
 _ECHOED_IDS = re.compile(
     r"[\[(]?\bS[1-9][0-9]{0,4}(?:\s*[,/&]\s*S[1-9][0-9]{0,4})*\b[\])]?\s*:?\s*"
 )
-#: How many best-matching article sentences join the cited ones as evidence.
+#: How many best-matching article sentences are tried as evidence.
 RETRIEVED = 2
+#: Claims on the same sentence sharing this share of content words are one claim.
+NEAR_DUPLICATE = 0.7
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a | b else 1.0
 
 
 def strip_echoed_ids(text: str) -> str:
@@ -355,12 +361,19 @@ def ground(
     rejected: list[RejectedClaim] = []
     seen: set[str] = set()  # same text, same citations, same quote
     repeats = 0
+    kept_words: list[tuple[frozenset[str], set[str]]] = []
     for i, raw in enumerate(analysis.claims, start=1):
         key = "\0".join([fold(raw.text).text, *raw.sentences, raw.quote or ""])
-        if key in seen:
+        words = content_words(raw.text)
+        near = any(
+            sents & set(raw.sentences) and _jaccard(words, other) >= NEAR_DUPLICATE
+            for sents, other in kept_words
+        )
+        if key in seen or near:
             repeats += 1
             continue
         seen.add(key)
+        kept_words.append((frozenset(raw.sentences), words))
         claim, rejection = _ground_claim(doc, i, raw, blocked, evidence_index)
         if claim is not None:
             claims.append(claim)
@@ -368,7 +381,10 @@ def ground(
             rejected.append(rejection)
     flags = _ground_flags(doc, analysis.flags, warnings) + _anonymous_flags(doc, claims)
     if repeats:
-        warnings.append(f"model repeated {repeats} claim(s) word for word; kept the first of each")
+        warnings.append(
+            f"model repeated {repeats} claim(s) (same sentence, nearly the same words); "
+            "kept the first of each"
+        )
     summary = _ground_summary(doc, analysis, summary_sentences, blocked, evidence_index)
     return Grounded(summary, claims, rejected, flags, warnings)
 

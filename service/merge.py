@@ -271,6 +271,12 @@ def polarity_of(cue: str | None, text: str) -> Polarity:
     return "affirmed" if own & (_NEGATORS | _DENYING) else "negated"
 
 
+def _attribution_speaker(att: Attribution) -> Speaker:
+    return Speaker(
+        name=att.speaker_name or (att.source.text if att.source else None), type=att.speaker_type
+    )
+
+
 def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     text = att.content.text.strip().strip("\"'“”‘’ ,")
     if text.lower().startswith("that "):
@@ -284,10 +290,7 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     return Claim(
         id=claim_id,
         text=text,
-        speaker=Speaker(
-            name=att.speaker_name or (att.source.text if att.source else None),
-            type=att.speaker_type,
-        ),
+        speaker=_attribution_speaker(att),
         cue=att.cue.text if att.cue else None,
         polarity=polarity_of(att.cue.text if att.cue else None, text),
         evidence=[sentence_span(doc, s) for s in sentences],
@@ -346,7 +349,26 @@ def merge(
     for claim in model_claims:
         match = _matching_attribution(claim, findings.attributions)
         updated = claim.model_copy(deep=True)
-        updated.verification = check_speaker(doc, claim, match, findings.attributions)
+        if match is not None and not _speaker_matches(claim.speaker.name, match):
+            # the parse found who says it; a model's pick from a list (often "the article
+            # itself") is weaker evidence than the sentence's own reporting clause
+            updated.speaker = _attribution_speaker(match)
+            updated.verification = Verification(
+                status=claim.verification.status,
+                reasons=[
+                    *claim.verification.reasons,
+                    Reason(
+                        code="speaker-from-text",
+                        message=f"speaker taken from the sentence: {updated.speaker.name!r}"
+                        + (
+                            f" (the model said {claim.speaker.name!r})"
+                            if claim.speaker.name
+                            else ""
+                        ),
+                    ),
+                ],
+            )
+        updated.verification = check_speaker(doc, updated, match, findings.attributions)
         cue = claim.cue or (match.cue.text if match is not None and match.cue else None)
         updated.polarity = polarity_of(cue, claim.text)
         if match is not None:

@@ -39,7 +39,7 @@ from .schemas import (
 from .settings import Settings
 from .summarize import complete
 from .text import Document, prepare
-from .verify import instruction_sentences
+from .verify import instruction_sentences, page_furniture
 
 #: Articles at least this long are prepared and verified on a worker thread, so one long
 #: article does not stall the event loop (and every other request) for its CPU time.
@@ -71,6 +71,8 @@ async def analyze(
     n_summary = request.options.summary_sentences
     doc, findings = await _cpu(lambda: _prepare(request.text), big)
     blocked = instruction_sentences(doc)
+    furniture = page_furniture(doc)
+    excluded = blocked | furniture  # never evidence, never a claim
 
     out = await ask_model(
         llm,
@@ -82,15 +84,16 @@ async def analyze(
         title=request.title,
         summary_sentences=n_summary,
         max_reasks=settings.max_reasks,
+        hidden=furniture,
     )
-    grounded = await _cpu(lambda: ground(doc, out.analysis, n_summary, blocked), big)
+    grounded = await _cpu(lambda: ground(doc, out.analysis, n_summary, excluded), big)
     merged = await _cpu(
         lambda: merge(
-            doc, findings, grounded.claims, grounded.flags, len(out.analysis.claims) + 1, blocked
+            doc, findings, grounded.claims, grounded.flags, len(out.analysis.claims) + 1, excluded
         ),
         big,
     )
-    summary, rejected_summary = complete(doc, grounded.summary, n_summary, blocked)
+    summary, rejected_summary = complete(doc, grounded.summary, n_summary, excluded)
     claims, rejected = merged.claims, list(grounded.rejected)
     attempts, usage, llm_ms = out.attempts, out.usage, out.llm_ms
     if request.options.verify_with_model:
@@ -132,7 +135,7 @@ async def analyze(
             timings_ms=Timings(
                 total=round((time.perf_counter() - t0) * 1000, 2), llm=round(llm_ms, 2)
             ),
-            warnings=_warnings(doc, blocked, [*out.warnings, *grounded.warnings]),
+            warnings=_warnings(doc, blocked, furniture, [*out.warnings, *grounded.warnings]),
             components={
                 c.name: Component(version=c.version, sha256=c.sha256)
                 for c in learned.loaded().values()
@@ -141,8 +144,15 @@ async def analyze(
     )
 
 
-def _warnings(doc: Document, blocked: frozenset[str], found: list[str]) -> list[str]:
+def _warnings(
+    doc: Document, blocked: frozenset[str], furniture: frozenset[str], found: list[str]
+) -> list[str]:
     warnings = list(found)
+    if furniture:
+        warnings.append(
+            f"{', '.join(sorted(furniture, key=lambda i: int(i[1:])))} read as page furniture "
+            "(cookie notice, credit line, related links); left out of the analysis"
+        )
     if doc.removed:
         warnings.insert(
             0, f"{len(doc.removed)} repeated paragraph(s) left out of the analysis (see removed)"

@@ -71,17 +71,20 @@ def load_prompt(prompts_dir: Path, name: str, version: str) -> PromptTemplate:
     )
 
 
-def numbered_sentences(doc: Document) -> str:
+def numbered_sentences(doc: Document, hidden: frozenset[str] = frozenset()) -> str:
     """The article as the model sees it: one ``S<n>: text`` line per sentence, a blank
-    line between paragraphs."""
+    line between paragraphs; ``hidden`` sentences (page furniture) are left out."""
     blocks = []
     for para in doc.paragraphs:
         lines = []
         for sid in para.sentence_ids:
+            if sid in hidden:
+                continue
             sentence = doc.sentence(sid)
             assert sentence is not None
             lines.append(f"{sid}: {' '.join(sentence.text.split())}")
-        blocks.append("\n".join(lines))
+        if lines:
+            blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
 
@@ -107,12 +110,13 @@ def render_task(
     *,
     title: str | None,
     values: dict[str, str],
+    hidden: frozenset[str] = frozenset(),
 ) -> list[dict[str, str]]:
     """Chat messages for one focused call: the shared system prompt and article block,
     then the task. Calls of one analysis differ only after the article, so a server with
     a prompt-prefix cache reads the article once. Article text is never interpreted."""
     shared = Template(prompt.user).safe_substitute(
-        title=" ".join((title or "(none)").split()), sentences=numbered_sentences(doc)
+        title=" ".join((title or "(none)").split()), sentences=numbered_sentences(doc, hidden)
     )
     instructions = Template(prompt.task(task)).safe_substitute(values)
     return [

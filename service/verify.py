@@ -161,3 +161,31 @@ def instruction_sentences(doc: Document) -> frozenset[str]:
     """Ids of sentences that address the model instead of the reader (prompt
     injection). What they ask for is never evidence."""
     return frozenset(s.id for s in doc.sentences if _INSTRUCTION.search(s.text))
+
+
+#: Lines a web page or wire feed prints around the story: cookie and consent notices,
+#: credit lines, related-links rails, share/subscribe prompts, copyright footers.
+_FURNITURE = re.compile(
+    r"^\W*(?:cookies?\b.*\b(?:use|accept|consent|policy|settings)\b"
+    r"|(?:we|this (?:site|website)) uses? cookies\b"
+    r"|\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|produced) by\b.*\)?\W*$"
+    r"|(?:related|read more|see also|more on this|recommended|trending)\s*(?::|\||$)"
+    r"|advertisement\W*$|skip to (?:main )?content\b"
+    r"|(?:subscribe|sign up|log in|share this|follow us)\b.{0,80}$"
+    r"|(?:©|\(c\)|copyright\b).{0,120}$|.{0,120}\ball rights reserved\b.{0,40}$)",
+    re.IGNORECASE,
+)
+
+
+def page_furniture(doc: Document) -> frozenset[str]:
+    """Ids of the sentences of paragraphs that are page furniture, not article content:
+    cookie notices, credit lines ("Reporting by ..."), related links, subscribe prompts,
+    copyright lines. They are never shown to the model, never evidence, never claims."""
+    out: set[str] = set()
+    for para in doc.paragraphs:
+        text = doc.text[para.start : para.end].strip()
+        if text and len(text) <= 400 and _FURNITURE.search(text):
+            out.update(para.sentence_ids)
+    # a credit line or notice can also end a body paragraph as a sentence of its own
+    out.update(s.id for s in doc.sentences if len(s.text) <= 400 and _FURNITURE.search(s.text))
+    return frozenset(out)
