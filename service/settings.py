@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     job_timeout_s: float = Field(
         600.0,
         gt=0,
-        description="Longest one batch item may run; a worker that dies mid-item has its item "
-        "retried by another worker this long (plus 10 s) after it started.",
+        description="Longest one batch item may run (then it fails with item-timeout); a "
+        "worker that dies mid-item has its item retried by another worker this long (plus "
+        "20 s) after it started.",
     )
     job_max_tries: int = Field(5, ge=1, le=50, description="Runs of one batch item at most.")
     batch_max_items: int = Field(1_000, ge=1, description="Items in one batch at most.")

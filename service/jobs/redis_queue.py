@@ -28,6 +28,7 @@ log = logging.getLogger("factdesk.jobs")
 
 ITEM_JOB = "analyze_item"
 WEBHOOK_JOB = "deliver_webhook"
+JOB_MARGIN_S = 10.0
 
 
 def redis_settings(settings: Settings) -> RedisSettings:
@@ -88,7 +89,11 @@ def build_worker(settings: Settings, concurrency: int | None = None, burst: bool
     name = f"{socket.gethostname()}:{os.getpid()}"
 
     async def startup(ctx: dict[str, Any]) -> None:
+        from ..llm import _litellm
+
         store = await asyncio.to_thread(Store.open, settings)
+        # Importing litellm takes seconds: paid before the first job, not inside its timeout.
+        await asyncio.to_thread(_litellm)
         ctx["factdesk"] = WorkContext(
             store=store,
             settings=settings,
@@ -113,7 +118,9 @@ def build_worker(settings: Settings, concurrency: int | None = None, burst: bool
         redis_settings=redis_settings(settings),
         queue_name=settings.queue_name,
         max_jobs=concurrency or settings.worker_concurrency,
-        job_timeout=settings.job_timeout_s,
+        # The item's own timeout (FACTDESK_JOB_TIMEOUT_S) ends the analysis and records
+        # it; this margin leaves time to store that before arq would cancel the job.
+        job_timeout=settings.job_timeout_s + JOB_MARGIN_S,
         keep_result=3600,
         poll_delay=0.2,
         on_startup=startup,

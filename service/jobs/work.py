@@ -46,6 +46,13 @@ def problem_of(exc: BaseException) -> dict[str, Any]:
         if isinstance(exc, errors.ModelError) and exc.record.attempts:
             body["attempts"] = exc.record.attempts
         return body
+    if isinstance(exc, TimeoutError):
+        return {
+            "type": errors.PROBLEM_BASE + "item-timeout",
+            "title": "The item took too long",
+            "status": 504,
+            "detail": "Analysing this item took longer than FACTDESK_JOB_TIMEOUT_S.",
+        }
     if isinstance(exc, ValidationError):
         return {
             "type": errors.PROBLEM_BASE + errors.InvalidRequest.slug,
@@ -126,9 +133,10 @@ async def process_item(ctx: WorkContext, item_id: str) -> str:
     batch_id = await asyncio.to_thread(_batch_of, ctx.store, item_id)
     try:
         request = AnalysisRequest.model_validate(raw)
-        response, key = await archive.produce(
-            request, ctx.settings, ctx.llm, ctx.prompt, ctx.store, owner
-        )
+        async with asyncio.timeout(ctx.settings.job_timeout_s):
+            response, key = await archive.produce(
+                request, ctx.settings, ctx.llm, ctx.prompt, ctx.store, owner
+            )
         assert response.id is not None
         await asyncio.to_thread(
             ctx.store.complete_item,
@@ -143,7 +151,7 @@ async def process_item(ctx: WorkContext, item_id: str) -> str:
     except asyncio.CancelledError:
         raise
     except Exception as exc:
-        if not isinstance(exc, errors.FactDeskError | ValidationError):
+        if not isinstance(exc, errors.FactDeskError | ValidationError | TimeoutError):
             log.exception("batch item %s failed unexpectedly", item_id)
         await asyncio.to_thread(ctx.store.fail_item, item_id, problem_of(exc))
         state = "failed"
