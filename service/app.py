@@ -26,6 +26,7 @@ from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, se
 from .prompts import load_prompt
 from .review import router as review_router
 from .routers.analyses import router as analyses_router
+from .routers.batches import JSONL_TYPES
 from .routers.batches import router as batches_router
 from .security import (
     SECURITY_PROBLEMS,
@@ -173,6 +174,10 @@ async def _problem_doc(slug: str) -> JSONResponse:
     return await problem_type(slug)
 
 
+def _ctype(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -252,11 +257,13 @@ class RequestGuard:
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        rejection = self._check_headers(headers)
+        # A JSON Lines batch upload is checked line by line by its route.
+        jsonl = path == "/v1/batches" and _ctype(headers) in JSONL_TYPES
+        rejection = None if jsonl else self._check_headers(headers)
         body = b""
         if rejection is None:
             body, rejection = await self._read_body(receive)
-        if rejection is None:
+        if rejection is None and not jsonl:
             rejection = self._check_json(body, path, record)
         if rejection is not None:
             await rejection(scope, receive, send)

@@ -237,3 +237,58 @@ def test_two_workers_share_one_queue(
         }
     engine.dispose()
     assert len(who) == 2, who  # both processes took items
+
+
+def test_jsonl_upload(local_client: TestClient) -> None:
+    lines = "\n".join(json.dumps(a) for a in articles(3)) + "\n\n"
+    r = local_client.post(
+        "/v1/batches", content=lines.encode(), headers={"Content-Type": "application/x-ndjson"}
+    )
+    assert r.status_code == 202, r.text
+    done = wait_for(lambda: batch_done(local_client, r.json()["id"]), 30, "the batch")
+    assert done["counts"]["completed"] == 3
+    bad = local_client.post(
+        "/v1/batches",
+        content=b'{"text": "a"}\n{"text": \n',
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert bad.status_code == 400 and bad.json()["type"] == "/problems/invalid-json"
+    assert "line 2" in bad.json()["detail"]
+
+
+def test_cli_batch_submit_wait_status_results(settings: Settings, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.reliability.conftest import LiveServer
+
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text("\n".join(json.dumps(a) for a in articles(4)) + "\n", encoding="utf-8")
+    app = create_app(settings, AlwaysLLM(ANSWER))
+    with LiveServer(app) as server:
+        env = {**os.environ, "FACTDESK_API_URL": server.url}
+        run = [sys.executable, "-m", "service.cli", "batch"]
+        sub = subprocess.run(
+            [*run, "submit", str(jsonl), "--wait", "--poll", "0.1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert sub.returncode == 0, sub.stderr
+        bid = sub.stdout.strip()
+        assert bid.startswith("bt_")
+        assert "4/4" in sub.stderr and "[" in sub.stderr  # the progress bar
+        status = subprocess.run(
+            [*run, "status", bid], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert json.loads(status.stdout)["status"] == "completed"
+        res = subprocess.run(
+            [*run, "results", bid], env=env, capture_output=True, text=True, timeout=60
+        )
+        lines = [json.loads(x) for x in res.stdout.splitlines()]
+        assert [x["status"] for x in lines] == ["completed"] * 4
+        missing = subprocess.run(
+            [*run, "status", "bt_nope"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert missing.returncode == 2 and "404" in missing.stderr
