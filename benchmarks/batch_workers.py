@@ -1,7 +1,8 @@
 """Batch wall time with 1 and 2 ``factdesk worker`` processes.
 
 A 200-item batch of PolNeAR dev articles (cycled over the split, each item with its own
-title so no two items, nor two runs, share a cache key: every item is really analysed) is submitted to the API (``benchmarks.api_server``)
+title so no two items, nor two runs, share a cache key: every item is really analysed)
+is submitted to the API (``benchmarks.api_server``)
 with the queue on Redis and the store on PostgreSQL; the model is the fixed-latency fake
 (``benchmarks.fake_model_server``). For each worker count the workers are started and
 warmed up with a 2-item batch, then the timed batch runs from submission to

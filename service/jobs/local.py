@@ -1,5 +1,6 @@
 """The in-process queue: batch items and webhooks run as asyncio tasks inside the API
-process (no Redis needed). Unfinished items of an earlier run are picked up at start."""
+process (no Redis needed). Unfinished items and webhook deliveries of an earlier run are
+picked up at start."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ class LocalQueue:
         if pending:
             log.info("resuming %d unfinished batch items", len(pending))
         await self.enqueue_items(pending)
+        for delivery_id in await asyncio.to_thread(self._ctx.store.pending_deliveries):
+            await self.enqueue_webhook(delivery_id)
 
     async def _work(self) -> None:
         assert self._ctx is not None

@@ -21,6 +21,7 @@ from ..storage import Store
 from ..storage.models import BatchItem
 from ..webhooks import check_callback_url
 from . import PROBLEMS, caller, get_queue, get_store
+from .analyses import list_deliveries
 
 router = APIRouter(tags=["batches"], responses=PROBLEMS)
 
@@ -219,3 +220,16 @@ async def batch_results(batch_id: str, request: Request) -> StreamingResponse:
             yield await asyncio.to_thread(_result_lines, store, items[start : start + 50])
 
     return StreamingResponse(stream(), media_type="application/x-ndjson")
+
+
+@router.get(
+    "/v1/batches/{batch_id}/deliveries",
+    responses=NOT_FOUND,
+    summary="Webhook deliveries of a batch, with every attempt",
+    tags=["webhooks"],
+)
+async def batch_deliveries(batch_id: str, request: Request) -> dict[str, Any]:
+    store, owner = get_store(request), caller(request)
+    if await asyncio.to_thread(store.get_batch, batch_id, owner) is None:
+        raise errors.NotFound(f"No batch {batch_id[:60]!r}.")
+    return await list_deliveries(batch_id, request)

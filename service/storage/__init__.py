@@ -391,8 +391,6 @@ class Store:
                 )
                 if not problem:
                     to_run.append(item_id)
-        if not to_run:
-            self.refresh_batch(batch_id)
         return batch_id, to_run
 
     def get_batch(self, batch_id: str, owner: str) -> Batch | None:
@@ -641,6 +639,17 @@ class Store:
                 )
             )
         return delivery_id
+
+    def pending_deliveries(self) -> list[str]:
+        """Ids of deliveries still to be tried, oldest first."""
+        with self.session() as s:
+            return list(
+                s.scalars(
+                    select(WebhookDelivery.id)
+                    .where(WebhookDelivery.status == "pending")
+                    .order_by(WebhookDelivery.created_at)
+                )
+            )
 
     def get_delivery(self, delivery_id: str) -> WebhookDelivery | None:
         """One delivery."""
