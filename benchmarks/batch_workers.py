@@ -124,8 +124,8 @@ def main() -> int:
         procs.append(apiproc)
         api = f"http://127.0.0.1:{api_port}"
         wait_http(f"{api}/healthz", 60, apiproc)
-        for n in [int(x) for x in args.workers.split(",")]:
-            items = _items(args.items, f"{n}w")
+        for run_no, n in enumerate(int(x) for x in args.workers.split(",")):
+            items = _items(args.items, f"run {run_no}")
             workers = [
                 start_python(
                     ["-m", "service.cli", "worker", "--concurrency", str(args.concurrency)],
@@ -136,7 +136,7 @@ def main() -> int:
             ]
             try:
                 warm = [
-                    {"text": "Officials said the road reopened.", "title": f"warm {n} {i}"}
+                    {"text": "Officials said the road reopened.", "title": f"warm {run_no} {i}"}
                     for i in range(2 * n)
                 ]
                 _run_batch(api, warm, 120)
