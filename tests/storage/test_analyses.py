@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, inspect
 
@@ -17,6 +19,7 @@ from service.app import create_app
 from service.security import hash_key
 from service.settings import Settings
 from service.storage import Store, migrate
+from service.storage.models import Base
 from tests.conftest import seed_llm_output
 from tests.fakes import FakeLLM
 from tests.fakeserver import FakeModelServer, Reply
@@ -242,6 +245,10 @@ def test_migrations_reach_head_and_rerun_as_no_op(settings: Settings, database_u
     migrate.upgrade(store.engine)
     tables = set(inspect(store.engine).get_table_names())
     assert {"analyses", "batches", "batch_items", "claim_marks", "webhook_deliveries"} <= tables
+    # the migrations build exactly the tables the code declares
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == [], diff
     store.close()
 
 
