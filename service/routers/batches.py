@@ -4,6 +4,7 @@ stream their results as JSONL, cancel them."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -29,6 +30,16 @@ router = APIRouter(tags=["batches"], responses=PROBLEMS)
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")
 
 _BATCH_BODY = {
+    "parameters": [
+        {
+            "name": "Idempotency-Key",
+            "in": "header",
+            "required": False,
+            "description": "The same key with the same body returns the batch created first; "
+            "with another body, 409.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        }
+    ],
     "requestBody": {
         "required": True,
         "content": {
@@ -51,7 +62,7 @@ _BATCH_BODY = {
                 "schema": {"type": "string", "description": "One AnalysisRequest per line."}
             },
         },
-    }
+    },
 }
 
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -133,7 +144,29 @@ async def create_batch(request: Request) -> JSONResponse:
     checked = [_validate_item(item, settings) for item in items]
     store = get_store(request)
     owner = caller(request)
-    batch_id, to_run = await asyncio.to_thread(store.create_batch, owner, checked, callback)
+    key = request.headers.get("idempotency-key")
+    if key is not None:
+        if not 1 <= len(key) <= 255:
+            raise errors.InvalidRequest("Idempotency-Key must be 1 to 255 characters.")
+        # Batch keys live beside analysis keys; the prefix keeps the two apart.
+        key = "batch:" + key
+        digest = hashlib.sha256(raw).hexdigest()
+        earlier = await asyncio.to_thread(store.reserve_key, owner, key, digest)
+        if earlier is not None:
+            view = await asyncio.to_thread(_view, store, earlier, owner)
+            return JSONResponse(
+                view,
+                status_code=202,
+                headers={"Location": f"/v1/batches/{earlier}", "Idempotent-Replayed": "true"},
+            )
+    try:
+        batch_id, to_run = await asyncio.to_thread(store.create_batch, owner, checked, callback)
+    except BaseException:
+        if key is not None:
+            await asyncio.to_thread(store.release_key, owner, key)
+        raise
+    if key is not None:
+        await asyncio.to_thread(store.finish_key, owner, key, batch_id)
     await get_queue(request).enqueue_items(to_run)
     if not to_run:
         await _finish(request, batch_id, owner)

@@ -76,6 +76,18 @@ def test_in_process_batch_runs_every_item_and_records_failures(local_client: Tes
     assert lines[3]["response"] is None and lines[3]["status"] == "failed"
 
 
+def test_batch_idempotency_key(local_client: TestClient) -> None:
+    body = {"items": articles(2)}
+    h = {"Idempotency-Key": "nightly-2026-12-01"}
+    first = local_client.post("/v1/batches", json=body, headers=h)
+    again = local_client.post("/v1/batches", json=body, headers=h)
+    assert first.status_code == again.status_code == 202
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers["idempotent-replayed"] == "true"
+    other = local_client.post("/v1/batches", json={"items": articles(3)}, headers=h)
+    assert other.status_code == 409 and other.json()["type"] == "/problems/idempotency-key-reused"
+
+
 def test_batch_limits_are_problems(settings: Settings, database_url: str) -> None:
     s = backend_settings(settings, database_url, batch_max_items=3, max_text_chars=100)
     with TestClient(create_app(s, AlwaysLLM(ANSWER)), raise_server_exceptions=False) as c:
