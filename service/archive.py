@@ -61,13 +61,17 @@ async def produce(
     prompt: PromptTemplate,
     store: Store,
     owner: str,
+    use_cache: bool = True,
 ) -> tuple[AnalysisResponse, str]:
     """The analysis for ``request`` with a fresh unguessable ``id`` (not stored yet),
-    and its cache key. A result this owner already has for the same cache key is
-    reused without a model call and says ``meta.cached: true``."""
+    and its cache key. Unless ``use_cache`` or ``FACTDESK_RESULT_CACHE`` is off, a
+    result this owner already has for the same cache key is reused without a model call
+    and says ``meta.cached: true``."""
     check_request(request, settings)
     key = cache_key(request, settings, prompt)
-    cached = await asyncio.to_thread(store.find_cached, owner, key)
+    cached = None
+    if use_cache and settings.result_cache:
+        cached = await asyncio.to_thread(store.find_cached, owner, key)
     if cached is not None:
         response = AnalysisResponse.model_validate(cached)
         response.meta.cached = True

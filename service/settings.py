@@ -101,6 +101,12 @@ class Settings(BaseSettings):
     )
     job_max_tries: int = Field(5, ge=1, le=50, description="Runs of one batch item at most.")
     batch_max_items: int = Field(1_000, ge=1, description="Items in one batch at most.")
+    result_cache: bool = Field(
+        True,
+        description="Answer a repeat of an analysis (same text, title, model, prompt, schema "
+        "version, options, API key) from the store, with meta.cached; off: always call the "
+        "model. A request can skip it with Cache-Control: no-cache.",
+    )
     storage_quota_bytes: int | None = Field(
         1_000_000_000, ge=1, description="Stored bytes per API key at most; unset: no limit."
     )

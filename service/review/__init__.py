@@ -19,14 +19,14 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from .. import errors
-from ..routers import PROBLEMS, caller, get_store
+from ..routers import PROBLEMS, caller, ensure_started, get_store
 from ..routers.analyses import full_response
 
-router = APIRouter(tags=["review"], responses=PROBLEMS)
+router = APIRouter(tags=["review"], responses=PROBLEMS, dependencies=[Depends(ensure_started)])
 
 
 @cache

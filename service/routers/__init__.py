@@ -97,6 +97,20 @@ async def startup(app: FastAPI) -> None:
     )
 
 
+async def ensure_started(request: Request) -> None:
+    """Open the store and queue on first use when the app was run without its lifespan
+    (some ASGI hosts and test transports skip it); a no-op once they are open."""
+    app = request.app
+    if getattr(app.state, "queue", None) is not None:
+        return
+    lock: asyncio.Lock | None = getattr(app.state, "start_lock", None)
+    if lock is None:
+        lock = app.state.start_lock = asyncio.Lock()
+    async with lock:
+        if getattr(app.state, "queue", None) is None:
+            await startup(app)
+
+
 async def shutdown(app: FastAPI) -> None:
     """Close the queue and the store."""
     queue: JobQueue | None = getattr(app.state, "queue", None)

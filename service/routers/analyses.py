@@ -18,9 +18,9 @@ from ..settings import Settings
 from ..storage import Store, StoredAnalysis
 from ..storage.models import ClaimMark as MarkRow
 from ..webhooks import check_callback_url
-from . import PROBLEMS, caller, get_queue, get_store
+from . import PROBLEMS, caller, ensure_started, get_queue, get_store
 
-router = APIRouter(tags=["analyses"], responses=PROBLEMS)
+router = APIRouter(tags=["analyses"], responses=PROBLEMS, dependencies=[Depends(ensure_started)])
 
 
 def mark_out(row: MarkRow) -> ClaimMark:
@@ -56,6 +56,7 @@ async def create_stored_analysis(
     stored analysis and its ``id``. With an ``Idempotency-Key`` a repeat of the same body
     gets the stored result without a model call; another body gets 409. With a
     ``callback_url`` the stored analysis is also POSTed there, signed."""
+    await ensure_started(request)
     store = get_store(request)
     owner = caller(request)
     if body.callback_url:
@@ -79,7 +80,10 @@ async def create_stored_analysis(
                 await asyncio.to_thread(full_response, store, stored)
             )
     try:
-        result, key = await archive.produce(body, settings, llm, prompt, store, owner)
+        no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
+        result, key = await archive.produce(
+            body, settings, llm, prompt, store, owner, use_cache=not no_cache
+        )
         assert result.id is not None
         await asyncio.to_thread(
             store.save_analysis,

@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import ValidationError
 
@@ -21,10 +21,10 @@ from ..settings import Settings
 from ..storage import Store
 from ..storage.models import BatchItem
 from ..webhooks import check_callback_url
-from . import PROBLEMS, caller, get_queue, get_store
+from . import PROBLEMS, caller, ensure_started, get_queue, get_store
 from .analyses import list_deliveries
 
-router = APIRouter(tags=["batches"], responses=PROBLEMS)
+router = APIRouter(tags=["batches"], responses=PROBLEMS, dependencies=[Depends(ensure_started)])
 
 #: Content types read as one JSON analysis request per line.
 JSONL_TYPES = ("application/x-ndjson", "application/jsonl", "application/x-jsonlines")

@@ -151,6 +151,9 @@ def test_result_cache_answers_without_a_model_call(client: TestClient, always: A
     # a different option is a different analysis
     client.post("/v1/analyses", json={**body, "options": {"summary_sentences": 3}})
     assert always.calls == 2
+    # and a client can insist on a fresh one
+    fresh = client.post("/v1/analyses", json=body, headers={"Cache-Control": "no-cache"})
+    assert fresh.json()["meta"]["cached"] is False and always.calls == 3
 
 
 def test_stored_objects_are_visible_only_to_their_key(

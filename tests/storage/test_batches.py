@@ -152,9 +152,9 @@ def _worker_env(
         "FACTDESK_API_BASE": fake.base_url,
         "FACTDESK_LOCAL_SERVER": "never",
         "FACTDESK_DATA_DIR": str(data),
-        # a killed worker's item is retried 2 + 20 s after it started
-        "FACTDESK_JOB_TIMEOUT_S": "2",
-        "FACTDESK_TIMEOUT_S": "4",
+        # a killed worker's item is retried 8 + 20 s after it started
+        "FACTDESK_JOB_TIMEOUT_S": "8",
+        "FACTDESK_TIMEOUT_S": "6",
         "DISABLE_AIOHTTP_TRANSPORT": "True",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }
@@ -189,9 +189,9 @@ def test_worker_killed_mid_batch_loses_nothing_and_stores_each_item_once(
             killed_mid = c.get(f"/v1/batches/{bid}").json()["counts"]["running"]
             assert killed_mid >= 1
             survivor = start_worker(env, log, concurrency=3)
-            done = wait_for(lambda: batch_done(c, bid), 150, "the batch after the kill")
+            done = wait_for(lambda: batch_done(c, bid), 180, "the batch after the kill")
             assert done["status"] == "completed", done["counts"]
-            assert done["counts"]["completed"] == n
+            assert done["counts"]["completed"] == n, [i["problem"] for i in done["items"]]
             assert max(i["attempts"] for i in done["items"]) >= 2  # retried elsewhere
             results = [
                 json.loads(x) for x in c.get(f"/v1/batches/{bid}/results").text.split("\n") if x
