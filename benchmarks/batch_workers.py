@@ -96,6 +96,8 @@ def main() -> int:
         "FACTDESK_MODEL": "openai/local",
         "FACTDESK_API_BASE": f"http://127.0.0.1:{model_port}/v1",
         "FACTDESK_LOCAL_SERVER": "never",
+        # the fake model answers the one-call reply shape of analyze.v1
+        "FACTDESK_PROMPT_VERSION": "v1",
         "FACTDESK_BATCH_MAX_ITEMS": str(max(1000, args.items)),
         "FACTDESK_MAX_BODY_BYTES": "50000000",
         "DISABLE_AIOHTTP_TRANSPORT": "True",

@@ -33,16 +33,18 @@ def cache_key(request: AnalysisRequest, settings: Settings, prompt: PromptTempla
     """What makes two analyses the same: text, title (it is in the prompt), model,
     prompt version and templates, schema version and options. Anything else (url,
     callback) does not change the answer."""
-    from .llm_output import base_schema
+    from .generate import prompt_sha256
 
     options = request.options.model_dump(mode="json")
-    options["model"] = request.options.model or settings.model
+    # the label names the bundled model behind the local default, so switching GGUFs
+    # is a different model here too
+    options["model"] = settings.model_label(request.options.model or settings.model)
     key = {
         "text": request.text,
         "title": request.title,
         "options": options,
         "prompt": prompt.label,
-        "prompt_sha256": prompt.sha256(base_schema()),
+        "prompt_sha256": prompt_sha256(prompt),
         "schema_version": SCHEMA_VERSION,
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()

@@ -334,7 +334,7 @@ def _fail(response: httpx.Response) -> int:
     return EXIT_INPUT if response.status_code < 500 else EXIT_MODEL
 
 
-def _progress(view: dict[str, object], width: int = 30) -> str:
+def _batch_progress(view: dict[str, object], width: int = 30) -> str:
     counts = view["counts"]
     assert isinstance(counts, dict)
     total = max(1, int(counts["total"]))
@@ -354,7 +354,7 @@ def _wait(client: httpx.Client, batch_id: str, poll_s: float) -> dict[str, objec
         r = client.get(f"/v1/batches/{batch_id}", params={"items": "false"})
         r.raise_for_status()
         view: dict[str, object] = r.json()
-        sys.stderr.write(_progress(view))
+        sys.stderr.write(_batch_progress(view))
         sys.stderr.flush()
         if view["status"] in ("completed", "failed", "cancelled"):
             sys.stderr.write("\n")

@@ -121,6 +121,7 @@
       el("div", {}, [
         el("span", { class: "badge " + c.verification.status, text: words(c.verification.status) }),
         m ? el("span", { class: "badge " + m.status, "data-mark": m.status, text: m.status }) : null,
+        c.polarity === "negated" ? el("span", { class: "badge unsupported", title: "the source denies this", text: "negated" }) : null,
         el("strong", { text: c.text })]),
       el("div", { class: "who", text: (c.speaker.name || "unattributed") + " (" + c.speaker.type + (c.cue ? ", " + c.cue : "") + ")" }),
       el("div", { class: "details" }, [
