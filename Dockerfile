@@ -1,4 +1,4 @@
-# One image for both services of docker-compose.yml: the API and the local model server.
+# One image for every service of docker-compose.yml: API, workers, migrations, local model.
 FROM python:3.11-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake \

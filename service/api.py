@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 
 from . import errors
 from .llm import LLM
-from .pipeline import analyze
 from .prompts import PromptTemplate
+from .routers.analyses import create_stored_analysis
 from .schemas import AnalysisRequest, AnalysisResponse, Health, Problem
 from .settings import Settings
 
@@ -22,6 +22,8 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         400: "Body is not strict UTF-8 JSON (`invalid-json`).",
         401: "`FACTDESK_API_KEYS` is set and the request has no accepted key "
         "(`unauthorized`; see the `WWW-Authenticate` header).",
+        409: "The Idempotency-Key was used with another body, or its first request is "
+        "still running (`idempotency-key-reused`, `idempotency-key-in-progress`).",
         413: "Text or body over the limit (`text-too-long`, `body-too-large`).",
         415: "Body is not `application/json` (`unsupported-media-type`).",
         422: "Request does not match the schema, repeats a JSON key, or the text is empty "
@@ -32,6 +34,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         "(`model-upstream-error`, `model-rate-limited`, `model-output-invalid`).",
         503: "The model is unreachable (`model-unavailable`).",
         504: "The model did not answer in time (`model-timeout`).",
+        507: "The API key's stored bytes would pass the quota (`storage-quota-exceeded`).",
     }.items()
 }
 
@@ -60,23 +63,29 @@ def get_prompt(request: Request) -> PromptTemplate:
     responses=PROBLEM_RESPONSES,
     summary="Analyse an article",
     description="Summary with cited sentences, attributed claims with evidence spans, "
-    "uncertainty flags; every item verified against the text. Offsets index `text` as sent.",
+    "uncertainty flags; every item verified against the text. Offsets index `text` as sent. "
+    "The analysis is stored: the response's `id` reads it again (`GET /v1/analyses/{id}`).",
     tags=["analyses"],
 )
 async def create_analysis(
     body: AnalysisRequest,
+    request: Request,
+    response: Response,
     settings: Annotated[Settings, Depends(get_settings)],
     llm: Annotated[LLM, Depends(get_llm)],
     prompt: Annotated[PromptTemplate, Depends(get_prompt)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Repeat a request safely: the same key with the same body returns "
+            "the stored result (no second model call); with another body, 409.",
+        ),
+    ] = None,
 ) -> AnalysisResponse:
-    if not body.text.strip():
-        raise errors.EmptyText("`text` is empty or only whitespace; send the article text.")
-    if len(body.text) > settings.max_text_chars:
-        raise errors.TextTooLong(
-            f"`text` has {len(body.text):,} characters; the limit is "
-            f"{settings.max_text_chars:,}. Split the article or raise FACTDESK_MAX_TEXT_CHARS."
-        )
-    return await analyze(body, settings, llm, prompt)
+    return await create_stored_analysis(
+        body, request, response, settings, llm, prompt, idempotency_key
+    )
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"], summary="Process is up")

@@ -19,11 +19,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import __version__, errors
+from . import __version__, errors, routers
 from .api import problem_type, router
 from .llm import LLM, LiteLLMClient, _litellm
 from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, setup_logging
 from .prompts import load_prompt
+from .review import router as review_router
+from .routers.analyses import router as analyses_router
+from .routers.batches import JSONL_TYPES
+from .routers.batches import router as batches_router
 from .security import (
     SECURITY_PROBLEMS,
     ApiKeys,
@@ -170,6 +174,10 @@ async def _problem_doc(slug: str) -> JSONResponse:
     return await problem_type(slug)
 
 
+def _ctype(headers: dict[str, str]) -> str:
+    return headers.get("content-type", "").split(";")[0].strip().lower()
+
+
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
@@ -249,11 +257,13 @@ class RequestGuard:
         if scope["method"] not in _BODY_METHODS:
             await self.app(scope, receive, send)
             return
-        rejection = self._check_headers(headers)
+        # A JSON Lines batch upload is checked line by line by its route.
+        jsonl = path == "/v1/batches" and _ctype(headers) in JSONL_TYPES
+        rejection = None if jsonl else self._check_headers(headers)
         body = b""
         if rejection is None:
             body, rejection = await self._read_body(receive)
-        if rejection is None:
+        if rejection is None and not jsonl:
             rejection = self._check_json(body, path, record)
         if rejection is not None:
             await rejection(scope, receive, send)
@@ -389,7 +399,11 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
             # Importing litellm takes seconds; paid here, not inside the first request's
             # timeout and retry budget.
             await asyncio.to_thread(_litellm)
-        yield
+        await routers.startup(app)
+        try:
+            yield
+        finally:
+            await routers.shutdown(app)
 
     app = FastAPI(
         title="FactDesk",
@@ -407,6 +421,9 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     # Routed before the API's own /problems/{slug} (which it falls back to).
     app.add_api_route("/problems/{slug}", _problem_doc, methods=["GET"], include_in_schema=False)
     app.include_router(router)
+    app.include_router(analyses_router)
+    app.include_router(batches_router)
+    app.include_router(review_router)
     app.add_exception_handler(errors.FactDeskError, _on_factdesk_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

@@ -1,4 +1,5 @@
-"""The ``factdesk`` command: serve the API, analyse a file, run benchmarks."""
+"""The ``factdesk`` command: serve the API, run workers, submit batches, analyse a file,
+migrate the database, run benchmarks."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 
+import httpx
 from pydantic import ValidationError
 
 from . import __version__, errors
@@ -274,6 +276,167 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    """Migrate the configured database to the newest schema revision."""
+    from .storage import Store, database_url, migrate
+
+    settings = _settings()
+    store = Store.open(settings, migrate_now=False)
+    before = migrate.current(store.engine)
+    migrate.upgrade(store.engine, args.revision)
+    after = migrate.current(store.engine)
+    store.close()
+    url = database_url(settings).split("@")[-1]
+    print(f"database {url}: {before or 'empty'} -> {after}", file=sys.stderr)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run batch workers on the shared queue (arq on FACTDESK_REDIS_URL)."""
+    settings = _settings(args.model)
+    if not settings.redis_url:
+        print(
+            "factdesk: `factdesk worker` needs FACTDESK_REDIS_URL (the shared queue); without "
+            "it `factdesk serve` runs its own in-process worker",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
+    from .jobs.redis_queue import build_worker
+
+    with ExitStack() as stack:
+        _maybe_start_local(settings, stack, None)
+        worker = build_worker(settings, args.concurrency, burst=args.burst)
+        print(
+            f"FactDesk worker on queue {settings.queue_name!r} "
+            f"({args.concurrency or settings.worker_concurrency} at a time)",
+            file=sys.stderr,
+        )
+        worker.run()
+    return 0
+
+
+def _client(args: argparse.Namespace) -> httpx.Client:
+    import os
+
+    base = args.api or os.environ.get("FACTDESK_API_URL") or "http://127.0.0.1:8000"
+    key = args.key or os.environ.get("FACTDESK_CLIENT_KEY")
+    headers = {"X-API-Key": key} if key else {}
+    return httpx.Client(base_url=base, headers=headers, timeout=60.0, trust_env=False)
+
+
+def _fail(response: httpx.Response) -> int:
+    try:
+        body = response.json()
+        why = f"{body.get('title')}: {body.get('detail')}"
+    except ValueError:
+        why = response.text[:300]
+    print(f"factdesk: HTTP {response.status_code}: {why}", file=sys.stderr)
+    return EXIT_INPUT if response.status_code < 500 else EXIT_MODEL
+
+
+def _batch_progress(view: dict[str, object], width: int = 30) -> str:
+    counts = view["counts"]
+    assert isinstance(counts, dict)
+    total = max(1, int(counts["total"]))
+    done = int(counts["completed"]) + int(counts["failed"]) + int(counts["cancelled"])
+    filled = round(width * done / total)
+    return (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
+        f"{view['status']}: {counts['completed']} completed, {counts['failed']} failed, "
+        f"{counts['running']} running"
+    )
+
+
+def _wait(client: httpx.Client, batch_id: str, poll_s: float) -> dict[str, object]:
+    import time
+
+    while True:
+        r = client.get(f"/v1/batches/{batch_id}", params={"items": "false"})
+        r.raise_for_status()
+        view: dict[str, object] = r.json()
+        sys.stderr.write(_batch_progress(view))
+        sys.stderr.flush()
+        if view["status"] in ("completed", "failed", "cancelled"):
+            sys.stderr.write("\n")
+            return view
+        time.sleep(poll_s)
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Submit a JSONL file as a batch, follow it, fetch its results."""
+    with _client(args) as client:
+        try:
+            if args.action == "submit":
+                items = []
+                for n, line in enumerate(_read_input(args.target).splitlines(), 1):
+                    if line.strip():
+                        try:
+                            items.append(json.loads(line))
+                        except json.JSONDecodeError as exc:
+                            print(f"factdesk: line {n} is not JSON: {exc}", file=sys.stderr)
+                            return EXIT_INPUT
+                body: dict[str, object] = {"items": items}
+                if args.callback_url:
+                    body["callback_url"] = args.callback_url
+                r = client.post("/v1/batches", json=body)
+                if r.status_code != 202:
+                    return _fail(r)
+                batch_id = r.json()["id"]
+                print(batch_id)
+                if args.wait:
+                    view = _wait(client, batch_id, args.poll)
+                    return 0 if view["status"] == "completed" else EXIT_MODEL
+                return 0
+            if args.action == "status":
+                r = client.get(f"/v1/batches/{args.target}")
+                if r.status_code != 200:
+                    return _fail(r)
+                sys.stdout.write(json.dumps(r.json(), indent=2) + "\n")
+                return 0
+            if args.action == "cancel":
+                r = client.post(f"/v1/batches/{args.target}/cancel", json={})
+                if r.status_code != 200:
+                    return _fail(r)
+                print(r.json()["status"])
+                return 0
+            with client.stream("GET", f"/v1/batches/{args.target}/results") as r:
+                if r.status_code != 200:
+                    r.read()
+                    return _fail(r)
+                for chunk in r.iter_bytes():
+                    sys.stdout.buffer.write(chunk)
+            return 0
+        except httpx.HTTPError as exc:
+            print(f"factdesk: cannot reach the API at {client.base_url}: {exc}", file=sys.stderr)
+            return EXIT_MODEL
+
+
+def _register_ops(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    db = sub.add_parser("db", help="database schema (Alembic migrations)")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    up = dbsub.add_parser("upgrade", help="migrate the configured database to the newest schema")
+    up.add_argument("revision", nargs="?", default="head")
+    up.set_defaults(func=cmd_db_upgrade)
+
+    worker = sub.add_parser("worker", help="run batch workers on the shared queue (Redis)")
+    worker.add_argument(
+        "--concurrency", type=int, help="items at once (FACTDESK_WORKER_CONCURRENCY)"
+    )
+    worker.add_argument("--model", help="litellm model string (default: FACTDESK_MODEL)")
+    worker.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    worker.set_defaults(func=cmd_worker)
+
+    batch = sub.add_parser("batch", help="submit, follow and fetch batch jobs over the API")
+    batch.add_argument("action", choices=["submit", "status", "results", "cancel"])
+    batch.add_argument("target", help="submit: a JSONL file (or -); else: the batch id")
+    batch.add_argument("--wait", action="store_true", help="submit: follow with a progress bar")
+    batch.add_argument("--poll", type=float, default=0.5, help="seconds between status checks")
+    batch.add_argument("--callback-url", help="submit: webhook for the finished batch")
+    batch.add_argument("--api", help="API base URL (FACTDESK_API_URL, default 127.0.0.1:8000)")
+    batch.add_argument("--key", help="API key (FACTDESK_CLIENT_KEY)")
+    batch.set_defaults(func=cmd_batch)
+
+
 def _register_train(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``factdesk train NAME ...``: one sub-command per learned component."""
     import importlib
@@ -331,6 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     mo.add_argument("action", choices=["list", "fetch", "verify"])
     mo.add_argument("slugs", nargs="*", help="model slugs (default: FACTDESK_LOCAL_MODEL)")
     mo.set_defaults(func=cmd_models)
+    _register_ops(sub)
     _register_train(sub)
     from evals.cli import register as register_evals
 

@@ -9,7 +9,13 @@
     │   ├── BodyTooLarge          413 body-too-large
     │   ├── InvalidJSON           400 invalid-json
     │   ├── InvalidRequest        422 invalid-request   (wrong types, unknown fields, ranges)
-    │   └── ContextWindowExceeded 422 context-window-exceeded (article too long for the model)
+    │   ├── ContextWindowExceeded 422 context-window-exceeded (article too long for the model)
+    │   ├── NotFound              404 not-found
+    │   ├── StorageQuotaExceeded  507 storage-quota-exceeded
+    │   ├── IdempotencyConflict   409 idempotency-key-reused
+    │   ├── IdempotencyInProgress 409 idempotency-key-in-progress
+    │   ├── CallbackRefused       422 callback-url-refused (SSRF guard)
+    │   └── BatchTooLarge         413 batch-too-large
     └── ModelError                5xx: the model side failed (carries attempts, usage, raw)
         ├── ModelUnavailable      503 model-unavailable  (unreachable, not ready)
         ├── ModelTimeout          504 model-timeout
@@ -178,6 +184,50 @@ class UnsupportedMediaType(RequestProblem):
     status = 415
 
 
+class StorageQuotaExceeded(RequestProblem):
+    """Storing this would take the API key past ``FACTDESK_STORAGE_QUOTA_BYTES``; delete
+    stored analyses (``DELETE /v1/analyses/{id}``) or raise the quota."""
+
+    slug = "storage-quota-exceeded"
+    title = "Storage quota exceeded"
+    status = 507
+
+
+class IdempotencyConflict(RequestProblem):
+    """The ``Idempotency-Key`` was used before with a different request body; a key
+    names one request. Use a new key for a new request."""
+
+    slug = "idempotency-key-reused"
+    title = "Idempotency-Key reused with another body"
+    status = 409
+
+
+class IdempotencyInProgress(RequestProblem):
+    """A request with this ``Idempotency-Key`` is still running; retry after it ends."""
+
+    slug = "idempotency-key-in-progress"
+    title = "A request with this Idempotency-Key is in progress"
+    status = 409
+
+
+class CallbackRefused(RequestProblem):
+    """The callback URL is not an http(s) URL of a public host: loopback, link-local,
+    private and reserved addresses are refused (server-side request forgery), unless the
+    server sets ``FACTDESK_WEBHOOK_ALLOW_PRIVATE``."""
+
+    slug = "callback-url-refused"
+    title = "Callback URL refused"
+    status = 422
+
+
+class BatchTooLarge(RequestProblem):
+    """The batch has more items than ``FACTDESK_BATCH_MAX_ITEMS``; split it."""
+
+    slug = "batch-too-large"
+    title = "Batch has too many items"
+    status = 413
+
+
 ALL_PROBLEMS: tuple[type[FactDeskError], ...] = (
     EmptyText,
     TextTooLong,
@@ -192,5 +242,10 @@ ALL_PROBLEMS: tuple[type[FactDeskError], ...] = (
     ModelOutputInvalid,
     NotFound,
     UnsupportedMediaType,
+    StorageQuotaExceeded,
+    IdempotencyConflict,
+    IdempotencyInProgress,
+    CallbackRefused,
+    BatchTooLarge,
     FactDeskError,
 )

@@ -71,6 +71,12 @@ class AnalysisRequest(_Strict):
     url: str | None = Field(None, max_length=2_048)
     published_at: datetime | None = None
     options: AnalysisOptions = Field(default_factory=AnalysisOptions)
+    callback_url: str | None = Field(
+        None,
+        max_length=2_048,
+        description="http(s) URL to POST the stored analysis to (signed; see "
+        "`FactDesk-Signature`). Loopback and private addresses are refused.",
+    )
 
     model_config = ConfigDict(
         extra="forbid",
@@ -229,11 +235,30 @@ class Meta(_Strict):
         default_factory=dict,
         description="Learned components used (name -> weights version and SHA-256).",
     )
+    cached: bool = Field(
+        False,
+        description="True when this answer is a stored result for the same text, model, "
+        "prompt, schema version and options: no model call was made for it.",
+    )
+
+
+class ClaimMark(_Strict):
+    """An editor's mark on a claim: confirmed or disputed, by whom and when."""
+
+    claim_id: str
+    status: Literal["confirmed", "disputed"]
+    note: str | None = None
+    editor: str | None = Field(None, description="The name the editor gave.")
+    key_id: str | None = Field(None, description="First 12 hex digits of the API key's digest.")
+    marked_at: datetime
 
 
 class AnalysisResponse(_Strict):
     """The analysis. Every span satisfies ``request.text[start:end] == text``."""
 
+    id: str | None = Field(
+        None, description="The stored analysis (GET /v1/analyses/{id}); unguessable."
+    )
     summary: list[SummarySentence]
     claims: list[Claim]
     rejected_claims: list[RejectedClaim]
@@ -246,6 +271,9 @@ class AnalysisResponse(_Strict):
     sentences: list[SentenceRef]
     removed: list[RemovedText] = Field(default_factory=list)
     meta: Meta
+    marks: list[ClaimMark] = Field(
+        default_factory=list, description="Editors' marks on claims (stored analyses)."
+    )
 
 
 class Problem(BaseModel):

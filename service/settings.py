@@ -87,6 +87,38 @@ class Settings(BaseSettings):
         description="redis://host:port/db for the job queue and shared limits; unset: in-process.",
     )
 
+    # jobs, limits and webhooks (service/jobs, service/storage, service/webhooks)
+    queue_name: str = Field(
+        "factdesk", min_length=1, max_length=100, description="Name of the job queue in Redis."
+    )
+    worker_concurrency: int = Field(4, ge=1, le=256, description="Items one worker runs at once.")
+    job_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Longest one batch item may run (then it fails with item-timeout); a "
+        "worker that dies mid-item has its item retried by another worker this long (plus "
+        "20 s) after it started.",
+    )
+    job_max_tries: int = Field(5, ge=1, le=50, description="Runs of one batch item at most.")
+    batch_max_items: int = Field(1_000, ge=1, description="Items in one batch at most.")
+    result_cache: bool = Field(
+        True,
+        description="Answer a repeat of an analysis (same text, title, model, prompt, schema "
+        "version, options, API key) from the store, with meta.cached; off: always call the "
+        "model. A request can skip it with Cache-Control: no-cache.",
+    )
+    storage_quota_bytes: int | None = Field(
+        1_000_000_000, ge=1, description="Stored bytes per API key at most; unset: no limit."
+    )
+    webhook_allow_private: bool = Field(
+        False,
+        description="Deliver webhooks to loopback, link-local and private addresses (off: "
+        "refused, against SSRF).",
+    )
+    webhook_tries: int = Field(6, ge=1, le=20, description="Delivery attempts per webhook.")
+    webhook_backoff_s: float = Field(1.0, ge=0, description="First retry delay; doubles.")
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Per delivery attempt.")
+
     # prompts
     prompt_version: str = "v2"
     prompts_dir: Path = Field(
@@ -134,7 +166,7 @@ class Settings(BaseSettings):
             return digests
         return value
 
-    @field_validator("rate_limit_per_minute", mode="before")
+    @field_validator("rate_limit_per_minute", "storage_quota_bytes", mode="before")
     @classmethod
     def _empty_is_off(cls, value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in ("", "0", "off", "none"):

@@ -10,6 +10,11 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 # Logic and fault tests script the one-call reply shape of analyze.v1; tests of the
 # default focused-call prompt (analyze.v2) ask for it explicitly.
 os.environ.setdefault("FACTDESK_PROMPT_VERSION", "v1")
+# Every app a test builds stores into a throw-away SQLite database unless the test names
+# another backend; nothing lands in the user's real data dir.
+import tempfile
+
+os.environ.setdefault("FACTDESK_DATA_DIR", tempfile.mkdtemp(prefix="factdesk-tests-"))
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,10 +38,18 @@ def seed_text() -> str:
     return SEED_PATH.read_text(encoding="utf-8")
 
 
+@pytest.fixture(autouse=True)
+def _own_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test stores into its own SQLite database, so one test's stored results (and
+    the result cache) never answer another's requests."""
+    monkeypatch.setenv("FACTDESK_DATA_DIR", str(tmp_path / "factdesk-data"))
+
+
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     """Settings with fast retries so fault tests stay quick."""
     return Settings(
+        data_dir=tmp_path / "factdesk-data",
         model="openai/local",
         transport_retries=2,
         retry_base_s=0.01,

@@ -172,7 +172,7 @@ def test_invalid_output_every_time(client: TestClient, fake: FakeLLM, seed_text:
 
 def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
     problem(client.get("/v1/nothing"), 404, "not-found")
-    problem(client.get("/v1/analyses"), 405, "method-not-allowed")
+    problem(client.delete("/v1/analyses"), 405, "method-not-allowed")
 
 
 def test_health_and_readiness(settings: Settings) -> None:

@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -197,13 +198,15 @@ def test_request_id_is_echoed_only_when_plain(
 
 
 def test_one_log_line_per_request_and_article_text_only_on_request(
-    settings: Settings, caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     caplog.set_level(logging.INFO)
     secret_sentence = "The mayor said 40 people fled the town on Friday."
     for opt_in in (False, True):
         caplog.clear()
         s = _app_settings(settings, log_article_text=opt_in)
+        # a store of its own, so the second app's call is not answered from the cache
+        s = s.model_copy(update={"data_dir": tmp_path / f"data-{opt_in}"})
         with TestClient(create_app(s, AlwaysLLM(json.dumps(CITES_S1)))) as c:
             assert c.post("/v1/analyses", json=ARTICLE).status_code == 200
             assert c.post("/v1/analyses", json={"text": ""}).status_code == 422

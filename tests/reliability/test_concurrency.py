@@ -32,8 +32,14 @@ async def test_100_concurrent_analyses_overlap(
     settings: Settings, fake_server: FakeModelServer, seed_text: str
 ) -> None:
     fake_server.always(Reply(content=json.dumps(seed_llm_output(seed_text)), delay_s=LATENCY_S))
+    # every request must reach the model (the result cache would answer repeats)
     s = settings.model_copy(
-        update={"api_base": fake_server.base_url, "timeout_s": 60.0, "transport_retries": 0}
+        update={
+            "api_base": fake_server.base_url,
+            "timeout_s": 60.0,
+            "transport_retries": 0,
+            "result_cache": False,
+        }
     )
     with LiveServer(create_app(s), limit_concurrency=1_000, backlog=2_048) as server:
         limits = httpx.Limits(max_connections=REQUESTS, max_keepalive_connections=REQUESTS)
