@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from . import errors
 from .llm import LLM
+from .logs import current_record
 from .pipeline import analyze
 from .prompts import PromptTemplate
 from .schemas import AnalysisRequest, AnalysisResponse, Health, Problem
+from .serving import AnalysisLoop, ClientDisconnected, unless_disconnected
 from .settings import Settings
 
 router = APIRouter()
@@ -64,11 +66,12 @@ def get_prompt(request: Request) -> PromptTemplate:
     tags=["analyses"],
 )
 async def create_analysis(
+    request: Request,
     body: AnalysisRequest,
     settings: Annotated[Settings, Depends(get_settings)],
     llm: Annotated[LLM, Depends(get_llm)],
     prompt: Annotated[PromptTemplate, Depends(get_prompt)],
-) -> AnalysisResponse:
+) -> Response:
     if not body.text.strip():
         raise errors.EmptyText("`text` is empty or only whitespace; send the article text.")
     if len(body.text) > settings.max_text_chars:
@@ -76,7 +79,24 @@ async def create_analysis(
             f"`text` has {len(body.text):,} characters; the limit is "
             f"{settings.max_text_chars:,}. Split the article or raise FACTDESK_MAX_TEXT_CHARS."
         )
-    return await analyze(body, settings, llm, prompt)
+
+    async def work() -> bytes:
+        result = await analyze(body, settings, llm, prompt)
+        return result.model_dump_json().encode("utf-8")
+
+    # On the analysis loop when the app runs one (the JSON too: it is CPU work); a
+    # client that leaves has its analysis, and so its model call, cancelled.
+    loop: AnalysisLoop | None = request.app.state.analysis_loop
+    try:
+        content = await unless_disconnected(
+            request.receive, loop.run(work()) if loop is not None else work()
+        )
+    except ClientDisconnected:
+        record = current_record.get()
+        if record is not None:
+            record.problem = "client-closed-request"
+        return Response(status_code=499)
+    return Response(content, media_type="application/json")
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"], summary="Process is up")
