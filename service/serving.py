@@ -37,6 +37,15 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's loop where installed (as uvicorn uses for HTTP), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class AnalysisLoop:
     """An event loop on a dedicated thread that runs analyses for the HTTP loop."""
 
@@ -54,7 +63,7 @@ class AnalysisLoop:
         ready = threading.Event()
 
         def run() -> None:
-            loop = asyncio.new_event_loop()
+            loop = _new_loop()
             asyncio.set_event_loop(loop)
             self._loop = loop
             loop.call_soon(ready.set)
