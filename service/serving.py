@@ -33,7 +33,10 @@ T = TypeVar("T")
 
 
 def default_workers() -> int:
-    """The worker count when none is configured: one per core."""
+    """The worker count when none is configured: one per core this process may run on
+    (its CPU affinity, which container CPU sets restrict, where the platform has it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
 
