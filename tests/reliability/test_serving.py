@@ -320,3 +320,27 @@ def test_serve_with_two_workers_shares_limits_and_dies_with_its_parent(
         for pid in workers:
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+def test_serve_starts_the_local_model_once_for_all_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent starts the model server; the workers get the count and the model
+    through the environment and start nothing themselves."""
+    from service import cli, serving
+
+    monkeypatch.setenv("FACTDESK_WORKERS", "1")
+    monkeypatch.setenv("FACTDESK_MODEL", "openai/local")
+    starts: list[str] = []
+    served: list[tuple[int, object]] = []
+    monkeypatch.setattr(cli, "_maybe_start_local", lambda s, stack, log: starts.append(s.model))
+    monkeypatch.setattr(cli.signal, "signal", lambda *args: None)  # keep pytest's handlers
+    monkeypatch.setattr(
+        serving, "serve", lambda host, port, workers, level, app: served.append((workers, app))
+    )
+    assert cli.main(["serve", "--workers", "3", "--port", str(_free_port())]) == 0
+    assert starts == ["openai/local"]
+    assert served == [(3, None)], "several workers: each builds its own app"
+    assert os.environ["FACTDESK_WORKERS"] == "3"
+    assert cli.main(["serve", "--workers", "1", "--port", str(_free_port())]) == 0
+    assert len(starts) == 2 and served[-1][0] == 1 and served[-1][1] is not None
