@@ -11,7 +11,7 @@
   cores comes from the worker processes, the thread keeps one worker's HTTP responsive.
 * A client that disconnects while its analysis runs (:func:`unless_disconnected`) has
   the analysis cancelled, which closes its connection to the model server: llama.cpp's
-  server, like hosted providers, stops generating for a closed connection.
+  server stops generating for a connection that closed.
 """
 
 from __future__ import annotations
