@@ -145,19 +145,6 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
 # ----------------------------------------------------------------------------- workers
 
 
-def die_with_parent() -> None:
-    """Ask Linux to SIGTERM this process when its parent dies, even on SIGKILL."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        pr_set_pdeathsig = 1
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
-        if os.getppid() == 1:  # the parent died before the request took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-
 def tune_for_serving() -> None:
     """Process settings for a serving worker: a short interpreter switch interval, so
     the HTTP loop gets the lock back within about a millisecond while an analysis
@@ -171,9 +158,12 @@ def worker_app() -> Any:
     import-string factory for uvicorn): dies with the parent, configured from the
     ``FACTDESK_*`` environment the parent passed down."""
     from .app import create_app
+    from .localmodel import die_with_parent
     from .settings import Settings
 
     die_with_parent()
+    if os.getppid() == 1:  # the parent died before the request took effect
+        raise SystemExit(0)
     tune_for_serving()
     return create_app(Settings())
 
