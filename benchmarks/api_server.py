@@ -1,7 +1,7 @@
 """The FactDesk API under benchmark: ``create_app(Settings())`` served by uvicorn on
 127.0.0.1, configured only through ``FACTDESK_*`` environment variables (the benchmark
 points ``FACTDESK_API_BASE`` at a model server it started). Equivalent to
-``factdesk serve`` with ``FACTDESK_LOCAL_SERVER=never``, without access logs.
+``factdesk serve --workers 1`` with ``FACTDESK_LOCAL_SERVER=never``, without access logs.
 
 Run: ``python -m benchmarks.api_server --port 9000``.
 """

@@ -178,10 +178,47 @@ def reply_for_prompt(messages: Sequence[dict[str, Any]], summary_sentences: int 
     return reply_for(_SENTENCE_LINE.findall(user), summary_sentences)
 
 
+def shape_reply(reply: str, schema: dict[str, Any]) -> str:
+    """``reply`` (a :func:`reply_for` answer) in the shape ``schema`` asks for: unchanged
+    for the one-call schema, its summary alone for a summary call, its claims as
+    one-sentence claims with an offered speaker for a claims call (focused prompts)."""
+    props = schema.get("properties", {})
+    if ("summary" in props) == ("claims" in props):
+        return reply
+    value = json.loads(reply)
+    if "summary" in props:
+        limit = int(props["summary"].get("maxItems", 3))
+        return json.dumps(
+            {
+                "summary": [
+                    {"text": _clip(s["text"], 200), "sentences": s["sentences"][:2]}
+                    for s in value["summary"][:limit]
+                ]
+            }
+        )
+    claim_props = schema.get("$defs", {}).get("V2Claim", {}).get("properties", {})
+    offered = list(claim_props.get("speaker", {}).get("enum", []))
+    limit = int(props["claims"].get("maxItems", 8))
+    claims = []
+    for c in value["claims"][:limit]:
+        speaker = c["speaker"] or "the article itself"
+        if offered and speaker not in offered:
+            speaker = next((o for o in offered if o.lower() in speaker.lower()), offered[0])
+        claims.append(
+            {
+                "sentence": c["sentences"][0],
+                "speaker": speaker[:120],
+                "cue": (c["cue"] or None) and c["cue"][:30],
+                "text": _clip(c["text"], 190),
+            }
+        )
+    return json.dumps({"claims": claims})
+
+
 @dataclass
 class InstantLLM:
-    """An LLM that answers at once with a fixed reply, timing its own calls so the
-    benchmark can subtract them."""
+    """An LLM that answers at once with a fixed reply (shaped for each call's schema, see
+    :func:`shape_reply`), timing its own calls so the benchmark can subtract them."""
 
     reply: str
     calls: int = 0
@@ -195,7 +232,8 @@ class InstantLLM:
         self.calls += 1
         if self.keep_requests:
             self.requests.append(request)
-        completion = Completion(text=self.reply, usage=Usage(1500, 600, 0.0), model=request.model)
+        text = shape_reply(self.reply, request.schema)
+        completion = Completion(text=text, usage=Usage(1500, 600, 0.0), model=request.model)
         self.spent_s += time.perf_counter() - t0
         return completion
 

@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .common import reply_for_prompt
+from .common import reply_for_prompt, shape_reply
 
 
 def _response(body: dict[str, Any]) -> bytes:
@@ -33,7 +33,7 @@ def _response(body: dict[str, Any]) -> bytes:
     messages = body.get("messages", [])
     schema = (body.get("response_format") or {}).get("schema") or {}
     n = int(schema.get("properties", {}).get("summary", {}).get("maxItems", 3))
-    text = reply_for_prompt(messages, n)
+    text = shape_reply(reply_for_prompt(messages, n), schema)
     prompt_tokens = sum(len(str(m.get("content", ""))) for m in messages) // 4
     return json.dumps(
         {

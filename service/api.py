@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
@@ -9,9 +10,11 @@ from fastapi.responses import JSONResponse
 
 from . import errors
 from .llm import LLM
+from .logs import current_record
 from .prompts import PromptTemplate
 from .routers.analyses import create_stored_analysis
 from .schemas import AnalysisRequest, AnalysisResponse, Health, Problem
+from .serving import AnalysisLoop, ClientDisconnected, unless_disconnected
 from .settings import Settings
 
 router = APIRouter()
@@ -82,10 +85,38 @@ async def create_analysis(
             "the stored result (no second model call); with another body, 409.",
         ),
     ] = None,
-) -> AnalysisResponse:
-    return await create_stored_analysis(
-        body, request, response, settings, llm, prompt, idempotency_key
+) -> Response:
+    # The analysis itself (text preparation, analyzers, model client, verification) runs
+    # on the analysis loop when the app has one; storing stays on this loop. A client
+    # that leaves has its analysis, and so its model call, cancelled.
+    loop: AnalysisLoop | None = request.app.state.analysis_loop
+
+    async def run(work: Coroutine[Any, Any, AnalysisResponse]) -> AnalysisResponse:
+        return await loop.run(work) if loop is not None else await work
+
+    try:
+        result = await unless_disconnected(
+            request.receive,
+            create_stored_analysis(
+                body, request, response, settings, llm, prompt, idempotency_key, run=run
+            ),
+        )
+    except ClientDisconnected:
+        record = current_record.get()
+        if record is not None:
+            record.problem = "client-closed-request"
+        return Response(status_code=499)
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in _BODY_HEADERS}
+    return Response(
+        result.model_dump_json().encode("utf-8"),
+        status_code=response.status_code or 200,
+        media_type="application/json",
+        headers=headers,
     )
+
+
+#: Headers of the injected response that describe its (empty) body, not ours.
+_BODY_HEADERS = frozenset({"content-length", "content-type"})
 
 
 @router.get("/healthz", response_model=Health, tags=["ops"], summary="Process is up")

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import __version__, errors, routers
 from .api import problem_type, router
+from .buckets import rate_limiter
 from .llm import LLM, LiteLLMClient, _litellm
 from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, setup_logging
 from .prompts import load_prompt
@@ -32,12 +33,12 @@ from .security import (
     SECURITY_PROBLEMS,
     ApiKeys,
     RateLimited,
-    RateLimiter,
     Unauthorized,
     inspect_json,
     presented_key,
     redact_secrets,
 )
+from .serving import AnalysisLoop
 from .settings import Settings
 
 log = logging.getLogger("factdesk.api")
@@ -181,6 +182,11 @@ def _ctype(headers: dict[str, str]) -> str:
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 _BODY_METHODS = ("POST", "PUT", "PATCH")
 
+#: After refusing a body as too large, at most this much more of it is read (and
+#: discarded) and for at most this long, so the client can read the refusal.
+DRAIN_MAX_BYTES = 32 * 1024 * 1024
+DRAIN_MAX_S = 10.0
+
 
 class RequestGuard:
     """Pure ASGI middleware in front of every HTTP request. Guarantees, in this order:
@@ -193,7 +199,10 @@ class RequestGuard:
       with ``Retry-After`` once the key (or client address) has used its tokens;
     * bodies must be JSON (415), at most ``max_body_bytes`` (413, refused as soon as the
       declared length or the bytes received pass the limit, never read whole), and strict
-      JSON (400 ``invalid-json``, 422 ``duplicate-keys``);
+      JSON (400 ``invalid-json``, 422 ``duplicate-keys``); after a 413 for a declared
+      length the rest of the body is read and discarded (bounded) before the
+      connection closes, so a client that writes its whole body before reading gets
+      the 413, not a reset connection;
     * an exception that escapes the app becomes a 500 problem+json, never a bare error;
     * one JSON log line per request (never the article text unless configured).
     """
@@ -202,9 +211,7 @@ class RequestGuard:
         self.app = app
         self.max_body_bytes = settings.max_body_bytes
         self.keys = ApiKeys(settings.api_keys)
-        self.limiter = (
-            RateLimiter(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
-        )
+        self.limiter = rate_limiter(settings)
         self.log_article_text = settings.log_article_text
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -250,7 +257,7 @@ class RequestGuard:
     ) -> None:
         path: str = scope["path"]
         if path.startswith("/v1/"):
-            rejection = self._admit(scope, headers, record)
+            rejection = await self._admit(scope, headers, record)
             if rejection is not None:
                 await rejection(scope, receive, send)
                 return
@@ -266,7 +273,10 @@ class RequestGuard:
         if rejection is None and not jsonl:
             rejection = self._check_json(body, path, record)
         if rejection is not None:
-            await rejection(scope, receive, send)
+            if rejection.status_code == 413:
+                await self._refuse_body(rejection, scope, receive, send, headers)
+            else:
+                await rejection(scope, receive, send)
             return
         record.body_bytes = len(body)
         replayed = False
@@ -280,7 +290,7 @@ class RequestGuard:
 
         await self.app(scope, replay, send)
 
-    def _admit(
+    async def _admit(
         self, scope: Scope, headers: dict[str, str], record: RequestRecord
     ) -> JSONResponse | None:
         """API key, then rate limit; ``None`` when the request may go on."""
@@ -305,7 +315,7 @@ class RequestGuard:
             record.key_id = digest[:12]
             identity = f"key:{digest}"
         if self.limiter is not None:
-            wait = self.limiter.acquire(identity)
+            wait = await self.limiter.take(identity)
             if wait is not None:
                 seconds = max(1, round(wait))
                 return problem_response(
@@ -327,6 +337,54 @@ class RequestGuard:
             f"The request body is {size}; the limit is {self.max_body_bytes:,} bytes "
             "(FACTDESK_MAX_BODY_BYTES).",
         )
+
+    async def _refuse_body(
+        self,
+        rejection: JSONResponse,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        headers: dict[str, str],
+    ) -> None:
+        """Send the refusal; when the client declared a length over the limit, read and
+        discard that much (at most :data:`DRAIN_MAX_BYTES`, :data:`DRAIN_MAX_S`) before
+        closing. Closing a socket with unread data makes the kernel reset the
+        connection, and a client that writes its whole body before reading (urllib,
+        requests) would see the reset instead of the 413. A body without a length, or
+        longer than it declared, is not read further: its end is unknown. A client
+        waiting for ``100 Continue`` has sent nothing, so nothing is read from it."""
+        length = headers.get("content-length", "").strip()
+        declared = int(length) if length.isdigit() else 0
+        drain = (
+            self.max_body_bytes < declared <= DRAIN_MAX_BYTES
+            and headers.get("expect", "").strip().lower() != "100-continue"
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+        )
+
+        async def send_open(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"connection", b"close")]
+            elif message["type"] == "http.response.body" and drain:
+                message = {**message, "more_body": True}
+            await send(message)
+
+        await rejection(scope, receive, send_open)
+        if not drain:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DRAIN_MAX_S
+        drained = 0
+        while drained < declared:
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                break
+            if message["type"] != "http.request":
+                break
+            drained += len(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     def _check_headers(self, headers: dict[str, str]) -> JSONResponse | None:
         ctype = headers.get("content-type", "").split(";")[0].strip().lower()
@@ -380,11 +438,15 @@ class RequestGuard:
         return None
 
 
-def create_app(settings: Settings | None = None, llm: LLM | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, llm: LLM | None = None, offload: bool | None = None
+) -> FastAPI:
     """Build the app. Settings are validated and the prompt loaded at start-up, so a bad
     configuration fails fast instead of on the first request. Every model call goes
     through :class:`~service.logs.RecordingLLM` so the request log line names the model
-    and counts its calls."""
+    and counts its calls. With ``offload`` (default: when no ``llm`` is injected, i.e.
+    the real model client) analyses run on a :class:`~service.serving.AnalysisLoop`
+    started by the lifespan, off the loop that serves HTTP."""
     settings = settings or Settings()
     prompt = load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
     secrets = tuple(
@@ -399,11 +461,17 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
             # Importing litellm takes seconds; paid here, not inside the first request's
             # timeout and retry budget.
             await asyncio.to_thread(_litellm)
+        if offload if offload is not None else llm is None:
+            app.state.analysis_loop = AnalysisLoop().start()
         await routers.startup(app)
         try:
             yield
         finally:
             await routers.shutdown(app)
+            analysis_loop: AnalysisLoop | None = app.state.analysis_loop
+            app.state.analysis_loop = None
+            if analysis_loop is not None:
+                await asyncio.to_thread(analysis_loop.stop)
 
     app = FastAPI(
         title="FactDesk",
@@ -418,6 +486,7 @@ def create_app(settings: Settings | None = None, llm: LLM | None = None) -> Fast
     app.state.llm = RecordingLLM(llm or LiteLLMClient(settings))
     app.state.prompt = prompt
     app.state.secrets = secrets
+    app.state.analysis_loop = None
     # Routed before the API's own /problems/{slug} (which it falls back to).
     app.add_api_route("/problems/{slug}", _problem_doc, methods=["GET"], include_in_schema=False)
     app.include_router(router)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from . import errors
 from .llm import LLM
@@ -56,6 +58,10 @@ def body_hash(request: AnalysisRequest) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+#: Runs an analysis coroutine somewhere (the API's analysis loop) and returns its result.
+Runner = Callable[[Coroutine[Any, Any, AnalysisResponse]], Awaitable[AnalysisResponse]]
+
+
 async def produce(
     request: AnalysisRequest,
     settings: Settings,
@@ -64,6 +70,7 @@ async def produce(
     store: Store,
     owner: str,
     use_cache: bool = True,
+    run: Runner | None = None,
 ) -> tuple[AnalysisResponse, str]:
     """The analysis for ``request`` with a fresh unguessable ``id`` (not stored yet),
     and its cache key. Unless ``use_cache`` or ``FACTDESK_RESULT_CACHE`` is off, a
@@ -79,6 +86,7 @@ async def produce(
         response.meta.cached = True
         response.marks = []
     else:
-        response = await analyze(request, settings, llm, prompt)
+        work = analyze(request, settings, llm, prompt)
+        response = await (run(work) if run is not None else work)
     response.id = new_id("an")
     return response, key

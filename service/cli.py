@@ -50,25 +50,34 @@ def _maybe_start_local(settings: Settings, stack: ExitStack, log_path: Path | No
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import os
 
+    from . import serving
     from .app import create_app
 
     settings = _settings(args.model)
     host = args.host or settings.host
     port = args.port or settings.port
+    workers = args.workers or settings.workers or serving.default_workers()
+    settings = settings.model_copy(update={"workers": workers})
+    # Worker processes build their settings from the environment: pass the command
+    # line's choices down.
+    os.environ["FACTDESK_WORKERS"] = str(workers)
+    if args.model:
+        os.environ["FACTDESK_MODEL"] = args.model
     with ExitStack() as stack:
+        # Once, here: the workers share the one local model server.
         _maybe_start_local(settings, stack, Path(args.model_log) if args.model_log else None)
-        app = create_app(settings)
+        app = create_app(settings) if workers == 1 else None
         # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit
         # lets the ExitStack stop the local model server instead of orphaning it.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         print(
-            f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}); "
-            f"docs at http://{host}:{port}/docs",
+            f"FactDesk {__version__} on http://{host}:{port} (model {settings.model}, "
+            f"{workers} worker{'s' if workers > 1 else ''}); docs at http://{host}:{port}/docs",
             file=sys.stderr,
         )
-        uvicorn.run(app, host=host, port=port, log_level=args.log_level)
+        serving.serve(host, port, workers, args.log_level, app)
     return 0
 
 
@@ -465,6 +474,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="default: FACTDESK_PORT or 8000")
     serve.add_argument("--model", help="litellm model string (default: FACTDESK_MODEL)")
     serve.add_argument("--model-log", help="file for the local model server's output")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        choices=range(1, 257),
+        metavar="N",
+        help="worker processes (default: FACTDESK_WORKERS or one per core)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
 

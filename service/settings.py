@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65_535)
     max_text_chars: int = Field(100_000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    workers: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="Worker processes of `factdesk serve`; unset: one per core. With more "
+        "than one, rate limits are kept in redis_url, else in SQLite under data_dir.",
+    )
 
     # access and limits (service/security.py)
     api_keys: Annotated[tuple[str, ...], NoDecode] = Field(

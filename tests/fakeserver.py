@@ -101,6 +101,11 @@ class FakeModelServer:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    @property
+    def open_connections(self) -> int:
+        """Connections to this server that are open right now."""
+        return len(self._transports)
+
     def push(self, *replies: Reply) -> None:
         self.script.extend(replies)
 

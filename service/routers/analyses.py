@@ -51,6 +51,7 @@ async def create_stored_analysis(
     llm: LLM,
     prompt: PromptTemplate,
     idempotency_key: str | None,
+    run: archive.Runner | None = None,
 ) -> AnalysisResponse:
     """``POST /v1/analyses``: analyse (or reuse a cached result), store, answer with the
     stored analysis and its ``id``. With an ``Idempotency-Key`` a repeat of the same body
@@ -82,7 +83,7 @@ async def create_stored_analysis(
     try:
         no_cache = "no-cache" in request.headers.get("cache-control", "").lower()
         result, key = await archive.produce(
-            body, settings, llm, prompt, store, owner, use_cache=not no_cache
+            body, settings, llm, prompt, store, owner, use_cache=not no_cache, run=run
         )
         assert result.id is not None
         await asyncio.to_thread(
