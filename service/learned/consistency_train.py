@@ -455,6 +455,9 @@ def train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log.setLevel(logging.INFO)  # the CLI's root logger only shows warnings
     t0 = time.time()
+    if not args.frank.is_file():
+        log.error("%s: no such FRANK file (the thresholds are chosen on it)", args.frank)
+        return 2
     cached: dict[str, object] = {}
     if args.cache and args.cache.exists():
         with args.cache.open("rb") as fh:
@@ -524,7 +527,8 @@ def train(args: argparse.Namespace) -> int:
         else:
             per_domain[domain] = on_domain(domain, model, threshold)
         log.info("SummEdits %-12s balanced accuracy %.3f", domain, per_domain[domain])
-    per_domain["macro"] = round(sum(per_domain.values()) / len(per_domain), 4)
+    if per_domain:
+        per_domain["macro"] = round(sum(per_domain.values()) / len(per_domain), 4)
     frank_scores = _summary_scores(frank, model)
     on_frank = macro_balanced_accuracy(frank_scores, frank.label, frank.group, threshold)
     # the lenient verdict: "unsupported" below a second threshold, chosen the same way
