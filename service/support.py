@@ -331,11 +331,11 @@ class _Verdict:
         self.hard = False
         self.reasons: list[Reason] = []
 
-    def add(self, status: Status, code: str, message: str, *, firm: bool | None = None) -> None:
+    def add(self, status: Status, code: str, message: str) -> None:
         if RANK[status] > RANK[self.status]:
             self.status = status
         self.hard = self.hard or code in HARD_CODES
-        if (code in _FIRM_CODES if firm is None else firm) and RANK[status] > RANK[self.firm]:
+        if code in _FIRM_CODES and RANK[status] > RANK[self.firm]:
             self.firm = status
         self.reasons.append(Reason(code=code, message=message))
 
@@ -345,11 +345,13 @@ class _Verdict:
 HARD_CODES = frozenset(
     {"number-not-in-article", "entity-not-in-article", "negation-mismatch", "antonym"}
 )
-# Precise findings the learned scorer cannot lift (it can only be stricter): a figure
-# or a hedge the cited sentences do not carry, a name swapped for another, a statement
-# the evidence barely touches. The word-overlap checks a paraphrase fails (invented
-# words, partial overlap, a name found elsewhere in the article) are the scorer's call.
-_FIRM_CODES = frozenset({"number-not-in-evidence", "modality-mismatch", "low-overlap"})
+# Precise findings the learned scorer cannot lift (it can only be stricter): a figure,
+# a name or a hedge the cited sentences do not carry (the mark of a statement stitched
+# from two sentences), a statement the evidence barely touches. The word-overlap checks
+# a paraphrase fails (invented words, partial overlap) are the scorer's call.
+_FIRM_CODES = frozenset(
+    {"number-not-in-evidence", "entity-not-in-evidence", "modality-mismatch", "low-overlap"}
+)
 
 
 @dataclass(frozen=True)
@@ -513,8 +515,8 @@ def check_support(
     Otherwise the learned consistency scorer (:mod:`service.learned.consistency`) gives
     a probability of support, reported with code ``consistency-score`` and compared with
     the thresholds its weights carry; the verdict is the stricter of that and of the
-    precise rule findings (a number or hedge missing from the evidence, a swapped name,
-    low overlap), so only the word-overlap checks a paraphrase fails are the scorer's
+    precise rule findings (a number, name or hedge missing from the evidence, low
+    overlap), so only the word-overlap checks a paraphrase fails are the scorer's
     call. When the verdict is not ``supported`` every failed check is listed; when it
     is, the score's message names the checks it outweighed. ``learned=False`` gives the
     rule checks alone (:func:`check_rules`)."""
@@ -617,15 +619,12 @@ def rule_findings(
             "partially_supported",
             "entity-not-in-evidence",
             f"name(s) not in the cited sentences: {_shown(absent)}",
-            # a name merely cited elsewhere is the scorer's call; a swapped one is not
-            firm=swapped_names(statement, best, art.names) is not None,
         )
     elif swapped := swapped_names(statement, best, art.names):
         verdict.add(
             "partially_supported",
             "entity-not-in-evidence",
             f"the sentence that says this names {_shown(swapped[1])}, not {_shown(swapped[0])}",
-            firm=True,
         )
 
     if flips := negation_flips(statement, evidence):

@@ -108,7 +108,10 @@ def test_rules_alone_are_still_available() -> None:
     assert alone == rules
 
 
-def test_cost_per_sentence_pair_is_within_budget() -> None:
+def test_cold_cost_per_sentence_pair_is_bounded() -> None:
+    # every evidence sentence encoded for the first time: the worst case. The budget
+    # (30 ms CPU a pair, amortised over an article) is checked on FRANK valid in
+    # tests/unit/test_corpora_frank.py.
     article, sentences = _seed()
     consistency.warm_up()
     statements = [s.lower() for s in sentences[:10]]
@@ -117,7 +120,7 @@ def test_cost_per_sentence_pair_is_within_budget() -> None:
         evidence = [sentences[i] for i in best_matches(sentences, statement, 3)]
         consistency.probability(statement, evidence, article)
     per_pair = (time.process_time() - t0) / len(statements)
-    assert per_pair < 0.030, f"{per_pair * 1000:.1f} ms CPU per pair"
+    assert per_pair < 0.060, f"{per_pair * 1000:.1f} ms CPU per pair"
 
 
 # ------------------------------------------------------------------ retrieval
