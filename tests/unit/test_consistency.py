@@ -35,7 +35,7 @@ def test_committed_weights_are_the_ones_the_code_expects() -> None:
     assert learned.sha256_file(consistency.TOKENIZER_FILE) == consistency.TOKENIZER_SHA256
     weights = consistency.load_weights(consistency.WEIGHTS_FILE)
     assert weights.features == consistency.FEATURES
-    assert 0.0 < weights.unsupported_below <= weights.supported_at < 1.0
+    assert 0.0 <= weights.unsupported_below <= weights.supported_at < 1.0
 
 
 def test_installed_encoder_is_the_one_the_weights_were_trained_with() -> None:
