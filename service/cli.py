@@ -265,6 +265,7 @@ _BENCHES = {
     "polnear": ("service.corpora.polnear", "a PolNeAR split directory (text/, attributions/)"),
     "hedges": ("service.corpora.hedges", "a Szeged uncertainty JSONL file"),
     "frank": ("service.corpora.frank", "a FRANK-style JSONL file (article, summary, label)"),
+    "summedits": ("service.corpora.summedits", "a SummEdits directory of DOMAIN.jsonl files"),
 }
 
 

@@ -11,16 +11,15 @@ editor sees which sentence failed and why.
 from __future__ import annotations
 
 import itertools
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
+from .retrieval import SentenceIndex
 from .schemas import Reason
-from .support import RANK, Status, SupportCheck, check_support, content_words, words
+from .support import RANK, Status, SupportCheck, check_support, words
 from .text import Sentence, prepare
 
-DEFAULT_TOP_K = 2
+DEFAULT_TOP_K = 3
 
 # Sentence ends that ``prepare`` leaves joined: lower-cased, tokenised text ("fled . the
 # camp") and text pasted without a space after the stop ("fled.The camp").
@@ -102,38 +101,23 @@ def _split(text: str, sentence: Sentence) -> list[Segment]:
     return out
 
 
-class _Index:
-    """Article segments with their content words and the rarity (idf) of each word."""
-
-    def __init__(self, article: str) -> None:
-        self.segments = segments(article)
-        self.words = [content_words(s.text) for s in self.segments]
-        df = Counter(w for ws in self.words for w in ws)
-        n = len(self.segments)
-        self.idf = {w: math.log((n + 1) / (c + 0.5)) for w, c in df.items()}
-
-    def top(self, statement: str, k: int) -> tuple[Segment, ...]:
-        """The ``k`` segments sharing the most idf-weighted content words with
-        ``statement`` (ties to the earlier one), in reading order."""
-        wanted = content_words(statement)
-        # fsum is exact: scores, and so ties, never depend on set iteration order
-        scored = [
-            (math.fsum(self.idf[w] for w in wanted & ws), -i) for i, ws in enumerate(self.words)
-        ]
-        best = sorted((s for s in scored if s[0] > 0), reverse=True)[:k]
-        return tuple(self.segments[-i] for _, i in sorted(best, key=lambda s: -s[1]))
-
-
-def judge(summary: str, article: str, *, top_k: int = DEFAULT_TOP_K) -> FaithfulnessVerdict:
+def judge(
+    summary: str, article: str, *, top_k: int = DEFAULT_TOP_K, learned: bool = True
+) -> FaithfulnessVerdict:
     """Judge every sentence of ``summary`` against the ``top_k`` article sentences that
-    support it best, and the summary as a whole. Deterministic; never reads or writes
-    anything but its arguments. An empty summary is faithful (it asserts nothing)."""
-    index = _Index(article)
+    support it best (:func:`service.retrieval.best_matches`), and the summary as a
+    whole, with the product's verdict (:func:`service.support.check_support`; the rule
+    checks alone with ``learned=False``). Deterministic; never reads or writes anything
+    but its arguments. An empty summary is faithful (it asserts nothing)."""
+    article_segments = segments(article)
+    index = SentenceIndex([s.text for s in article_segments])
     verdicts: list[SentenceVerdict] = []
     reasons: list[Reason] = []
     for n, sentence in enumerate(segments(summary), start=1):
-        evidence = index.top(sentence.text, top_k)
-        check = check_support(sentence.text, " ".join(e.text for e in evidence), article)
+        evidence = tuple(article_segments[i] for i in index.top(sentence.text, top_k))
+        check = check_support(
+            sentence.text, " ".join(e.text for e in evidence), article, learned=learned
+        )
         verdicts.append(SentenceVerdict(sentence, evidence, check))
         if check.verification.status != "supported":
             reasons.extend(

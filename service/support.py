@@ -1,7 +1,13 @@
 """Does a piece of evidence support a statement? Checks an editor can read.
 
-Each check that fails adds a :class:`~service.schemas.Reason` with a stable kebab-case
-code and moves the verdict down; the verdict is never ``supported`` while a check fails.
+:func:`check_support` is the verdict the product uses: the rule checks below, where
+hard evidence (the codes of :data:`HARD_CODES`: a number or name absent from the
+article, a flipped negation, an antonym) decides alone, and otherwise the learned
+consistency scorer (:mod:`service.learned.consistency`) decides, its probability of
+support reported with code ``consistency-score``. :func:`check_rules` is the rule checks
+alone: each check that fails adds a :class:`~service.schemas.Reason` with a stable
+kebab-case code and moves the verdict down; that verdict is never ``supported`` while a
+check fails.
 
 =========================  ===================  =========================================
 code                       verdict at best      meaning
@@ -25,6 +31,8 @@ invented-detail            partially_supported  content words that occur nowhere
 low-overlap                unsupported          under 30% of the content words occur in
                                                 the evidence
 partial-overlap            partially_supported  under 60% of them do
+consistency-score          (the scorer's)       the learned scorer's probability of support
+                                                (combined verdict only)
 =========================  ===================  =========================================
 
 Numbers are compared as values ("20,000" = "20000" = "twenty thousand"); words are
@@ -61,6 +69,8 @@ then so such very just also into over under about after before between will woul
 could may might must shall should said says say told according
 """
 _STOP = frozenset(_STOP_WORDS.split())
+#: Function words that never count as content.
+STOP_WORDS = _STOP
 
 
 def _lexicon(text: str) -> frozenset[str]:
@@ -172,6 +182,8 @@ def _antonym_table() -> dict[str, tuple[int, int]]:
 
 
 _ANTONYMS = _antonym_table()
+#: Each antonym form -> (its group, its sign); forms of opposite sign in a group oppose.
+ANTONYM_FORMS = _ANTONYMS
 
 
 def numbers(text: str) -> set[float]:
@@ -235,8 +247,13 @@ def stem(word: str) -> str:
     return word[:6]
 
 
-def _is_content(word: str) -> bool:
+def is_content(word: str) -> bool:
+    """True for a lower-cased word that carries content: not a stop word, number word or
+    digit string, and longer than one letter."""
     return word not in _STOP and word not in NUMBER_WORDS and not word.isdigit() and len(word) > 1
+
+
+_is_content = is_content
 
 
 def content_words(text: str) -> set[str]:
@@ -262,7 +279,9 @@ def proper_nouns(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
-class _Article:
+class ArticleProfile:
+    """What the checks need to know about a whole article, computed once per article."""
+
     folded: str
     numbers: frozenset[float]
     stems: frozenset[str]
@@ -271,13 +290,14 @@ class _Article:
 
 
 @lru_cache(maxsize=16)
-@lru_cache(maxsize=16)
-def _article(article: str) -> _Article:
-    # one analysis checks every claim and summary sentence against the same article
+def article_profile(article: str) -> ArticleProfile:
+    """The article's folded text, numbers, word stems and names (words it only ever
+    writes capitalised mid-sentence, lower-cased). Cached: one analysis checks every
+    claim and summary sentence against the same article."""
     capitalised = {n.lower() for n in proper_nouns(article)}
     lower_forms = {m.group() for m in _WORD.finditer(article) if m.group()[0].islower()}
     names = frozenset(n for n in capitalised if n not in lower_forms and n not in _LIGHT_WORDS)
-    return _Article(
+    return ArticleProfile(
         folded=fold(article).text,
         numbers=frozenset(numbers(article)),
         stems=frozenset(stem(w) for w in words(article)),
@@ -307,12 +327,42 @@ def stricter(a: Verification, b: Verification) -> Verification:
 class _Verdict:
     def __init__(self) -> None:
         self.status: Status = "supported"
+        self.firm: Status = "supported"
+        self.hard = False
         self.reasons: list[Reason] = []
 
     def add(self, status: Status, code: str, message: str) -> None:
         if RANK[status] > RANK[self.status]:
             self.status = status
+        self.hard = self.hard or code in HARD_CODES
+        if code in _FIRM_CODES and RANK[status] > RANK[self.firm]:
+            self.firm = status
         self.reasons.append(Reason(code=code, message=message))
+
+
+#: Reason codes of hard evidence: each makes a statement unsupported whatever the
+#: learned scorer says.
+HARD_CODES = frozenset(
+    {"number-not-in-article", "entity-not-in-article", "negation-mismatch", "antonym"}
+)
+# Precise findings the learned scorer cannot lift (it can only be stricter): a figure,
+# a name or a hedge the cited sentences do not carry (the mark of a statement stitched
+# from two sentences), a statement the evidence barely touches. The word-overlap checks
+# a paraphrase fails (invented words, partial overlap) are the scorer's call.
+_FIRM_CODES = frozenset(
+    {"number-not-in-evidence", "entity-not-in-evidence", "modality-mismatch", "low-overlap"}
+)
+
+
+@dataclass(frozen=True)
+class RuleFindings:
+    """The rule checks' verdict, whether hard evidence decided it, and the strictest
+    status set by a precise finding the learned scorer cannot lift (``supported`` when
+    there is none)."""
+
+    check: SupportCheck
+    hard: bool
+    firm: Status
 
 
 def _shown(items: Iterable[str]) -> str:
@@ -455,14 +505,76 @@ def check_support(
     *,
     low_overlap: float = LOW_OVERLAP,
     partial_overlap: float = PARTIAL_OVERLAP,
+    learned: bool = True,
 ) -> SupportCheck:
     """Does ``evidence`` (the cited text) support ``statement``? ``article`` is the whole
-    text the evidence comes from. Checks numbers, names, negation, modality, antonyms,
-    invented details and content overlap (see the module table for the codes). The
-    verdict is ``supported`` only when every check passes, and every check that fails
-    contributes exactly one reason."""
+    text the evidence comes from.
+
+    Hard evidence decides alone: a number or name the article never has, a flipped
+    negation or an antonym makes the verdict ``unsupported`` (see :data:`HARD_CODES`).
+    Otherwise the learned consistency scorer (:mod:`service.learned.consistency`) gives
+    a probability of support, reported with code ``consistency-score`` and compared with
+    the thresholds its weights carry; the verdict is the stricter of that and of the
+    precise rule findings (a number, name or hedge missing from the evidence, low
+    overlap), so only the word-overlap checks a paraphrase fails are the scorer's
+    call. When the verdict is not ``supported`` every failed check is listed; when it
+    is, the score's message names the checks it outweighed. ``learned=False`` gives the
+    rule checks alone (:func:`check_rules`)."""
+    found = rule_findings(
+        statement, evidence, article, low_overlap=low_overlap, partial_overlap=partial_overlap
+    )
+    reasons = found.check.verification.reasons
+    if not learned or found.hard:
+        return found.check
+    from .learned import consistency
+
+    weights = consistency.weights()
+    p = consistency.probability(statement, consistency.split_sentences(evidence), article)
+    scored: Status
+    if p >= weights.supported_at:
+        scored = "supported"
+    elif p >= weights.unsupported_below:
+        scored = "partially_supported"
+    else:
+        scored = "unsupported"
+    status = scored if RANK[scored] >= RANK[found.firm] else found.firm
+    message = f"support probability {p:.2f} from the learned consistency scorer"
+    if status == "supported" and reasons:
+        message += "; outweighs " + _shown(r.code for r in reasons)
+    score = Reason(code="consistency-score", message=message)
+    kept = [score] if status == "supported" else [*reasons, score]
+    return SupportCheck(Verification(status=status, reasons=kept), found.check.overlap)
+
+
+def check_rules(
+    statement: str,
+    evidence: str,
+    article: str,
+    *,
+    low_overlap: float = LOW_OVERLAP,
+    partial_overlap: float = PARTIAL_OVERLAP,
+) -> SupportCheck:
+    """The rule checks alone: numbers, names, negation, modality, antonyms, invented
+    details and content overlap (see the module table for the codes). The verdict is
+    ``supported`` only when every check passes, and every check that fails contributes
+    exactly one reason."""
+    return rule_findings(
+        statement, evidence, article, low_overlap=low_overlap, partial_overlap=partial_overlap
+    ).check
+
+
+def rule_findings(
+    statement: str,
+    evidence: str,
+    article: str,
+    *,
+    low_overlap: float = LOW_OVERLAP,
+    partial_overlap: float = PARTIAL_OVERLAP,
+) -> RuleFindings:
+    """:func:`check_rules`'s verdict with what kind of finding set it (hard, precise
+    or word overlap), for combining it with the learned scorer."""
     verdict = _Verdict()
-    art = _article(article)
+    art = article_profile(article)
 
     missing_numbers = sorted(numbers(statement) - numbers(evidence))
     if missing_numbers:
@@ -501,13 +613,14 @@ def check_support(
         )
         invented = [w for w in invented if not any(w in p.split() for p in parts)]
     names_here = [w for w in dict.fromkeys(st_words) if w in art.names]
+    best = _best_sentence(statement, evidence)
     if absent := [w for w in names_here if w not in ev_words]:
         verdict.add(
             "partially_supported",
             "entity-not-in-evidence",
             f"name(s) not in the cited sentences: {_shown(absent)}",
         )
-    elif swapped := swapped_names(statement, _best_sentence(statement, evidence), art.names):
+    elif swapped := swapped_names(statement, best, art.names):
         verdict.add(
             "partially_supported",
             "entity-not-in-evidence",
@@ -557,4 +670,5 @@ def check_support(
             "partial-overlap",
             f"{overlap:.0%} of the content words occur in the cited sentences",
         )
-    return SupportCheck(Verification(status=verdict.status, reasons=verdict.reasons), overlap)
+    check = SupportCheck(Verification(status=verdict.status, reasons=verdict.reasons), overlap)
+    return RuleFindings(check, verdict.hard, verdict.firm)

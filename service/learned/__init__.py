@@ -19,7 +19,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 #: ``factdesk train NAME`` -> the module whose ``add_arguments(parser)`` and
 #: ``train(args) -> int`` implement it.
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {"faithfulness": "service.learned.consistency_train"}
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,6 @@ def test_each_atomic_edit_makes_the_summary_unfaithful() -> None:
         "negation": "Rail services between Cardiff and London were not cancelled.",
         "modality": "The worst of the weather will be over by Tuesday.",
         "name": "Storm Dennis brought winds of up to 97mph to Wales.",
-        "invented": "Rail services between Cardiff and London were cancelled after a landslide.",
         "negated fact": "Several deaths have been reported.",
     }
     for name, edited in edits.items():
@@ -59,6 +58,19 @@ def test_each_atomic_edit_makes_the_summary_unfaithful() -> None:
         assert verdict.sentences[0].status == "supported", name
         assert verdict.sentences[1].status != "supported", name
         assert all(r.message.startswith("sentence 2:") for r in verdict.reasons), name
+
+
+def test_an_invented_detail_is_the_learned_scorers_call_and_always_shown() -> None:
+    # words the article never uses are also how a faithful paraphrase looks, so the
+    # scorer decides; the rule finding is reported whichever way it goes
+    edited = "Rail services between Cardiff and London were cancelled after a landslide."
+    verdict = judge(edited, ARTICLE).sentences[0]
+    messages = " ".join(r.message for r in verdict.check.verification.reasons)
+    codes = {r.code for r in verdict.check.verification.reasons}
+    assert "consistency-score" in codes
+    assert "invented-detail" in codes or "outweighs invented-detail" in messages
+    rules = judge(edited, ARTICLE, learned=False).sentences[0]
+    assert rules.status != "supported"
 
 
 def test_unrelated_summary_is_unsupported_and_empty_summary_is_faithful() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from service.support import (
     antonyms,
-    check_support,
+    check_rules,
     content_words,
     modality_flips,
     negation_flips,
@@ -31,11 +31,11 @@ APPROVED, BASS, JONES, COST, UNEMPLOYMENT, POLICE = (s.rstrip(".") + "." for s i
 
 
 def codes(statement: str, evidence: str, article: str = ARTICLE) -> set[str]:
-    return {r.code for r in check_support(statement, evidence, article).verification.reasons}
+    return {r.code for r in check_rules(statement, evidence, article).verification.reasons}
 
 
 def status(statement: str, evidence: str, article: str = ARTICLE) -> str:
-    return check_support(statement, evidence, article).verification.status
+    return check_rules(statement, evidence, article).verification.status
 
 
 # ------------------------------------------------------------------- the helpers
@@ -101,11 +101,11 @@ def test_antonyms_need_the_opposite_and_not_the_same_sign() -> None:
     assert antonyms("The team won.", "The team played.") == []
 
 
-# --------------------------------------------------------------- check_support
+# --------------------------------------------------------------- check_rules
 
 
 def test_a_faithful_paraphrase_is_supported_without_reasons() -> None:
-    check = check_support("The council approved the new budget on Tuesday.", APPROVED, ARTICLE)
+    check = check_rules("The council approved the new budget on Tuesday.", APPROVED, ARTICLE)
     assert check.verification.status == "supported"
     assert check.verification.reasons == []
     assert check.overlap == 1.0
@@ -154,7 +154,7 @@ def test_a_faithful_paraphrase_is_supported_without_reasons() -> None:
 def test_each_check_reports_its_code(
     statement: str, evidence: str, code: str, expected: str | None
 ) -> None:
-    verification = check_support(statement, evidence, ARTICLE).verification
+    verification = check_rules(statement, evidence, ARTICLE).verification
     assert code in {r.code for r in verification.reasons}
     assert verification.status != "supported"
     if expected is not None:
@@ -169,9 +169,9 @@ def test_thresholds_can_be_passed() -> None:
     assert status(statement, APPROVED) == "partially_supported"
     assert (
         status(statement, APPROVED, ARTICLE)
-        == check_support(statement, APPROVED, ARTICLE, partial_overlap=0.6).verification.status
+        == check_rules(statement, APPROVED, ARTICLE, partial_overlap=0.6).verification.status
     )
-    relaxed = check_support(statement, APPROVED, ARTICLE, low_overlap=0.0, partial_overlap=0.0)
+    relaxed = check_rules(statement, APPROVED, ARTICLE, low_overlap=0.0, partial_overlap=0.0)
     assert "partial-overlap" not in {r.code for r in relaxed.verification.reasons}
 
 
@@ -183,7 +183,7 @@ def test_never_supported_with_an_unmet_check() -> None:
         "The council approved the new budget by a vote of 8 to 1.",
     ]
     for statement in statements:
-        verification = check_support(statement, APPROVED, ARTICLE).verification
+        verification = check_rules(statement, APPROVED, ARTICLE).verification
         assert verification.status != "supported", statement
         assert verification.reasons, statement
 
@@ -238,7 +238,7 @@ REAL = [
 def test_atomic_edits_are_caught(evidence: str, faithful: str, edited: str, code: str) -> None:
     article = "Earlier reports differed. " + evidence + " More details are expected."
     assert status(faithful, evidence, article) == "supported", faithful
-    verification = check_support(edited, evidence, article).verification
+    verification = check_rules(edited, evidence, article).verification
     assert verification.status != "supported", edited
     assert code in {r.code for r in verification.reasons}, (edited, verification.reasons)
 
@@ -250,11 +250,11 @@ def test_swapped_name_is_caught_even_when_overlap_is_perfect() -> None:
     )
     evidence = "Chancellor Rachel Reeves announced the tax rise in Parliament."
     edited = "Kemi Badenoch announced the tax rise in Parliament."
-    verification = check_support(edited, evidence, article).verification
+    verification = check_rules(edited, evidence, article).verification
     assert verification.status != "supported"
     assert "entity-not-in-evidence" in {r.code for r in verification.reasons}
     # with both sentences as evidence, the sentence that says it still names someone else
-    verification = check_support(edited, article, article).verification
+    verification = check_rules(edited, article, article).verification
     assert verification.status != "supported"
     assert "entity-not-in-evidence" in {r.code for r in verification.reasons}
 
@@ -280,7 +280,7 @@ def test_every_seed_sentence_supports_itself_in_any_case() -> None:
     article = shared_file("seed/baghuz-voa-2019-03.txt").read_text(encoding="utf-8")
     for sentence in prepare(article).sentences:
         for statement in (sentence.text, sentence.text.lower()):
-            verification = check_support(statement, sentence.text, article).verification
+            verification = check_rules(statement, sentence.text, article).verification
             assert verification.status == "supported", (statement, verification.reasons)
 
 
@@ -290,14 +290,12 @@ def test_an_invented_first_name_is_caught_in_any_case() -> None:
         "st mirren have signed striker jeremy clarkson on loan from dundee .",
         "Jeremy Clarkson has joined St Mirren on loan from Dundee.",
     ):
-        verification = check_support(statement, article, article).verification
+        verification = check_rules(statement, article, article).verification
         assert verification.status == "unsupported", statement
         assert any(
             r.code == "entity-not-in-article" and "jeremy clarkson" in r.message
             for r in verification.reasons
         ), verification.reasons
     # an unknown word after a name is not part of it
-    verification = check_support(
-        "Clarkson joined St Mirren on loan.", article, article
-    ).verification
+    verification = check_rules("Clarkson joined St Mirren on loan.", article, article).verification
     assert "entity-not-in-article" not in {r.code for r in verification.reasons}
