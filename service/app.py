@@ -438,6 +438,13 @@ class RequestGuard:
         return None
 
 
+def warm_up_components() -> None:
+    """Load every learned component's weights now (idempotent; once per process)."""
+    from .learned import consistency
+
+    consistency.warm_up()
+
+
 def create_app(
     settings: Settings | None = None, llm: LLM | None = None, offload: bool | None = None
 ) -> FastAPI:
@@ -461,6 +468,8 @@ def create_app(
             # Importing litellm takes seconds; paid here, not inside the first request's
             # timeout and retry budget.
             await asyncio.to_thread(_litellm)
+        # learned components load once per process, before the first request
+        await asyncio.to_thread(warm_up_components)
         if offload if offload is not None else llm is None:
             app.state.analysis_loop = AnalysisLoop().start()
         await routers.startup(app)
