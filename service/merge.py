@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,16 @@ _CUE_MESSAGE = {
     "approximation": "an approximate figure",
     "reported": "relayed second-hand from another source",
 }
+#: Wording that says a claim has not been checked: allegations, refusals to comment,
+#: claims "not independently verified", matters still untested.
+_UNVERIFIED = re.compile(
+    r"\balleg(?:e|es|ed|edly|ation|ations)\b"
+    r"|\bdeclined to (?:comment|confirm|respond)\b|\bdid not (?:respond|reply) to\b"
+    r"|\b(?:could|can|cannot|could not|has not|have not|had not|was not|were not|not)\s+"
+    r"(?:be\s+|been\s+)?(?:independently\s+)?(?:verified|confirmed|tested|proven|corroborated)\b"
+    r"|\bunconfirmed\b|\bunverified\b",
+    re.IGNORECASE,
+)
 MIN_RULE_CLAIM_WORDS = 4
 # Cues that tie a phrase to a speaker without the speaker asserting it as a claim.
 _NON_CLAIM_CUES = frozenset({"referring to", "referring", "referred to", "in reference to"})
@@ -118,6 +129,15 @@ def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:
             _span(doc, first.span, first.sentence_id),
             [f.sentence_id for f in conflict.figures],
         )
+    for sentence in doc.sentences:
+        for m in _UNVERIFIED.finditer(sentence.text):
+            add(
+                "unverified",
+                "not verified: the article reports it as alleged, unconfirmed or untested",
+                span_of(doc, sentence.start + m.start(), sentence.start + m.end(), sentence.id),
+                [sentence.id],
+            )
+            break
     reported = {c.sentence_id for c in findings.cues if c.type == "reported"}
     seen_anon: set[tuple[str, ...]] = set()
     for att in findings.attributions:
