@@ -18,6 +18,7 @@ from evals.dataset import load_cases
 from evals.gate import BASELINE_PATH, check, load_baseline
 from evals.report import build_report, stale_message
 from evals.runner import (
+    DEFAULT_LABEL,
     RERECORD_COMMAND,
     cassette_path,
     eval_settings,
@@ -28,8 +29,15 @@ from service.prompts import load_prompt
 from service.settings import Settings
 
 
+@pytest.fixture(autouse=True)
+def _default_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite replays what `make run` serves: the default prompt."""
+    monkeypatch.setenv("FACTDESK_PROMPT_VERSION", "v2")
+
+
 def _settings() -> Settings:
-    return eval_settings(None, "replay", Settings(_env_file=None))
+    # the default path: the default bundled model and the default prompt
+    return eval_settings(None, "replay", Settings(prompt_version="v2", _env_file=None))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +48,7 @@ def report() -> dict[str, Any]:
 
 def test_every_case_has_a_cassette_for_the_local_model() -> None:
     for case in load_cases():
-        path = cassette_path(case.id, "openai/local")
+        path = cassette_path(case.id, DEFAULT_LABEL)
         assert path.is_file(), f"{path} missing: run `{RERECORD_COMMAND}`"
         text = path.read_text(encoding="utf-8").lower()
         assert "authorization:" not in text and "api-key:" not in text
@@ -56,7 +64,7 @@ def test_every_cassette_replays_against_the_current_code(report: dict[str, Any])
 def test_replay_meets_the_committed_baseline(report: dict[str, Any]) -> None:
     baseline = load_baseline(BASELINE_PATH)
     assert baseline is not None, f"{BASELINE_PATH} missing: run `{RERECORD_COMMAND}`"
-    assert baseline["model"] == report["model"] == "openai/local"
+    assert baseline["model"] == report["model"] == DEFAULT_LABEL
     assert set(baseline["cases"]) == {c["id"] for c in report["cases"]}
     failures = check(report, baseline)
     assert not failures, "below the baseline:\n" + "\n".join(f.message() for f in failures)
@@ -67,7 +75,7 @@ def test_replay_is_a_real_measurement(report: dict[str, Any]) -> None:
     seed = by_id["seed-baghuz"]
     assert seed["outcome"] == "ok"
     resp = seed["response"]
-    assert resp["meta"]["model"] == "openai/local"
+    assert resp["meta"]["model"] == DEFAULT_LABEL
     assert resp["meta"]["usage"]["prompt_tokens"] > 1000
     for span in (e for c in resp["claims"] for e in c["evidence"]):
         assert seed["text"][span["start"] : span["end"]] == span["text"]
@@ -94,7 +102,7 @@ def test_the_cli_fails_on_a_stale_cassette_and_names_the_rerecord_command(
 ) -> None:
     prompts = tmp_path / "prompts"
     shutil.copytree(Settings(_env_file=None).prompts_dir, prompts)
-    system = prompts / "analyze.v1.system.md"
+    system = prompts / "analyze.v2.system.md"
     system.write_text(system.read_text(encoding="utf-8") + "\nBe concise.\n", encoding="utf-8")
     monkeypatch.setenv("FACTDESK_PROMPTS_DIR", str(prompts))
     code = main(["evals", "run", "--cases", "wire-brief", "--report", str(tmp_path / "r")])

@@ -13,6 +13,7 @@ import yaml  # type: ignore[import-untyped]
 
 from evals.dataset import load_cases
 from evals.runner import (
+    DEFAULT_LABEL,
     RERECORD_COMMAND,
     cassette_path,
     eval_settings,
@@ -61,7 +62,11 @@ def test_model_slugs_and_rerecord_commands() -> None:
         "openai-local",
         "wire-brief.yaml",
     )
-    assert rerecord_command("openai/local") == RERECORD_COMMAND
+    assert rerecord_command(DEFAULT_LABEL) == RERECORD_COMMAND
+    assert rerecord_command("local/smollm2-135m") == (
+        RERECORD_COMMAND + " MODEL=local/smollm2-135m"
+    )
+    assert cassette_path("wire-brief", "local/qwen2.5-0.5b").parts[-2] == "local-qwen2.5-0.5b"
     assert rerecord_command("openai/gpt-4o-mini").endswith("--record --model openai/gpt-4o-mini")
 
 
