@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import __version__, errors, routers
 from .api import problem_type, router
 from .buckets import rate_limiter
+from .learned import attribution
 from .llm import LLM, LiteLLMClient, _litellm
 from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, setup_logging
 from .prompts import load_prompt
@@ -461,6 +462,8 @@ def create_app(
             # Importing litellm takes seconds; paid here, not inside the first request's
             # timeout and retry budget.
             await asyncio.to_thread(_litellm)
+        # The parser and the attribution tagger load once per process, here.
+        await asyncio.to_thread(attribution.warm_up)
         if offload if offload is not None else llm is None:
             app.state.analysis_loop = AnalysisLoop().start()
         await routers.startup(app)
