@@ -141,14 +141,21 @@ def _name_tokens(name: str) -> list[str]:
 def speaker_name_matches(gold: GoldClaim, speaker: Speaker) -> bool:
     """True when the predicted speaker names the gold speaker (or an alias): the
     prediction contains the gold's head word (its last word, "Votel" of "Gen. Joseph
-    Votel") and either uses only words of the gold name or shares two of them. A gold
-    speaker of ``None`` (the outlet) accepts any name."""
+    Votel") and either uses only words of the gold name or shares two of them; the
+    name as written or the name it resolves to may match. A gold speaker of ``None``
+    (the outlet) accepts any name."""
     if gold.speaker is None:
         return True
-    if not speaker.name:
-        return False
-    pred = set(_name_tokens(speaker.name))
+    for written in (speaker.name, speaker.resolved):
+        if written and _names(gold, set(_name_tokens(written))):
+            return True
+    return False
+
+
+def _names(gold: GoldClaim, pred: set[str]) -> bool:
     for name in (gold.speaker, *gold.aliases):
+        if name is None:
+            continue
         want = _name_tokens(name)
         if not want or want[-1] not in pred:
             continue

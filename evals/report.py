@@ -321,13 +321,20 @@ def _esc(text: str) -> str:
     return html.escape(text, quote=True)
 
 
+def _speaker_text(speaker: Mapping[str, Any]) -> str:
+    """The speaker as written, with the name it resolves to ("he → Gen. Joseph Votel")."""
+    name = speaker.get("name") or ""
+    resolved = speaker.get("resolved")
+    return f"{name} → {resolved}" if resolved and resolved != name else name
+
+
 def _marks(case: Mapping[str, Any]) -> list[tuple[int, int, str, str]]:
     """``(start, end, css class, tooltip)`` of everything to highlight in the article."""
     marks: list[tuple[int, int, str, str]] = []
     resp = case.get("response")
     if resp:
         for claim in resp["claims"]:
-            who = claim["speaker"].get("name") or claim["speaker"]["type"]
+            who = _speaker_text(claim["speaker"]) or claim["speaker"]["type"]
             tip = f"{claim['id']} ({who}): {claim['text']}"
             for e in claim["evidence"]:
                 marks.append((e["start"], e["end"], "ev", tip))
@@ -445,7 +452,7 @@ def _case_html(case: Mapping[str, Any]) -> str:
             parts.append(
                 f"<tr><td>{_esc(c['id'])}</td><td class=l>"
                 f"{'<b>NOT:</b> ' if c.get('polarity') == 'negated' else ''}{_esc(c['text'])}</td>"
-                f"<td class=l>{_esc(c['speaker'].get('name') or '')}</td>"
+                f"<td class=l>{_esc(_speaker_text(c['speaker']))}</td>"
                 f"<td class=l>{_esc(c['speaker']['type'])}</td>"
                 f"<td class=l>{_esc(c.get('cue') or '')}</td>"
                 f"<td class=l>{_esc(c.get('origin', ''))}</td>"

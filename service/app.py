@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from . import __version__, errors, routers
 from .api import problem_type, router
 from .buckets import rate_limiter
+from .learned import attribution
 from .llm import LLM, LiteLLMClient, _litellm
 from .logs import ACCESS_LOGGER, RecordingLLM, RequestRecord, current_record, setup_logging
 from .prompts import load_prompt
@@ -442,6 +443,7 @@ def warm_up_components() -> None:
     """Load every learned component's weights now (idempotent; once per process)."""
     from .learned import consistency
 
+    attribution.warm_up()  # the parser and the attribution tagger
     consistency.warm_up()
 
 

@@ -180,6 +180,8 @@ def render_markdown(result: AnalysisResponse, title: str | None = None) -> str:
     lines += ["", f"## Claims ({len(result.claims)})", ""]
     for i, c in enumerate(result.claims, 1):
         who = c.speaker.name or "unattributed"
+        if c.speaker.resolved and c.speaker.resolved != c.speaker.name:
+            who = f"{who} → {c.speaker.resolved}"
         cue = f", {c.cue}" if c.cue else ""
         if c.polarity == "negated":
             lines.append(f"{i}. **NOT: {c.text}** (the source {c.cue or 'denies'} this)")

@@ -32,7 +32,7 @@ from .schemas import (
 )
 from .support import content_words, stricter, words
 from .text import Document, Sentence
-from .verify import sentence_span, span_of, speaker_found
+from .verify import sentence_containing, sentence_span, span_of, speaker_found
 
 _CUE_FLAG: dict[str, FlagType] = {
     "speculation": "hedge",
@@ -291,9 +291,41 @@ def polarity_of(cue: str | None, text: str) -> Polarity:
     return "affirmed" if own & (_NEGATORS | _DENYING) else "negated"
 
 
-def _attribution_speaker(att: Attribution) -> Speaker:
+def attribution_speaker(doc: Document, att: Attribution) -> Speaker:
+    """The speaker of an attribution: the name as the text writes it (the proper name
+    of an appositive source, else the source phrase: "he", "the official"), plus the
+    speaker it resolves to (name and mention span) when it refers to one named earlier."""
+    own = att.speaker_name or (att.source.text if att.source else None)
+    if att.linked_to is None or att.speaker_name is None:
+        return Speaker(name=own, type=att.speaker_type)
+    mention: Span | None = None
+    written = own
+    if att.resolved is not None:
+        where = sentence_containing(doc, att.resolved.start)
+        mention = _span(doc, att.resolved, where.id if where else None)
+        if att.source is not None and not _inside(att.resolved, att.source):
+            written = att.source.text  # "he": another mention names the speaker
     return Speaker(
-        name=att.speaker_name or (att.source.text if att.source else None), type=att.speaker_type
+        name=written, type=att.speaker_type, resolved=att.speaker_name, resolved_span=mention
+    )
+
+
+_REFERRING = frozenset(["he", "she", "they", "we", "it", "i"])
+
+
+def _resolve(doc: Document, speaker: Speaker, att: Attribution) -> Speaker:
+    """``speaker`` with the attribution's resolved name when the model wrote the same
+    pronoun or phrase the text does ("he" of "he said")."""
+    if speaker.resolved or not speaker.name or att.source is None:
+        return speaker
+    name = speaker.name.casefold()
+    if name != att.source.text.casefold() and name not in _REFERRING:
+        return speaker
+    found = attribution_speaker(doc, att)
+    if found.resolved is None:
+        return speaker
+    return speaker.model_copy(
+        update={"resolved": found.resolved, "resolved_span": found.resolved_span}
     )
 
 
@@ -310,7 +342,7 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     return Claim(
         id=claim_id,
         text=text,
-        speaker=_attribution_speaker(att),
+        speaker=attribution_speaker(doc, att),
         cue=att.cue.text if att.cue else None,
         polarity=polarity_of(att.cue.text if att.cue else None, text),
         evidence=[sentence_span(doc, s) for s in sentences],
@@ -372,7 +404,7 @@ def merge(
         if match is not None and not _speaker_matches(claim.speaker.name, match):
             # the parse found who says it; a model's pick from a list (often "the article
             # itself") is weaker evidence than the sentence's own reporting clause
-            updated.speaker = _attribution_speaker(match)
+            updated.speaker = attribution_speaker(doc, match)
             updated.verification = Verification(
                 status=claim.verification.status,
                 reasons=[
@@ -392,6 +424,7 @@ def merge(
         cue = claim.cue or (match.cue.text if match is not None and match.cue else None)
         updated.polarity = polarity_of(cue, claim.text)
         if match is not None:
+            updated.speaker = _resolve(doc, updated.speaker, match)
             # the claim also covers attributions nested in the matched one
             matched.update(
                 a.id

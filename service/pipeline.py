@@ -23,6 +23,7 @@ from .analyzers import analyze as find_all
 from .generate import ask_model, prompt_sha256
 from .grounding import ground, removed_text
 from .judge import second_opinion
+from .language import language_warnings
 from .llm import LLM
 from .merge import merge
 from .prompts import PromptTemplate, load_prompt
@@ -135,7 +136,9 @@ async def analyze(
             timings_ms=Timings(
                 total=round((time.perf_counter() - t0) * 1000, 2), llm=round(llm_ms, 2)
             ),
-            warnings=_warnings(doc, blocked, furniture, [*out.warnings, *grounded.warnings]),
+            warnings=_warnings(doc, blocked, furniture, [*out.warnings, *grounded.warnings])
+            + language_warnings(findings.language),
+            language=findings.language,
             components={
                 c.name: Component(version=c.version, sha256=c.sha256)
                 for c in learned.loaded().values()

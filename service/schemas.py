@@ -116,8 +116,16 @@ class Verification(_Strict):
 
 
 class Speaker(_Strict):
+    """Who asserted a claim: the name as the text writes it ("he", "the official") and,
+    when that mention refers to a speaker named earlier, the resolved name and the span
+    of the mention that names them."""
+
     name: str | None = None
     type: SpeakerType = "unknown"
+    resolved: str | None = Field(
+        None, description='The named speaker a pronoun or nominal refers to ("he" -> who).'
+    )
+    resolved_span: Span | None = Field(None, description="The mention that names them.")
 
 
 class Claim(_Strict):
@@ -231,6 +239,9 @@ class Meta(_Strict):
     usage: TokenUsage
     timings_ms: Timings
     warnings: list[str] = Field(default_factory=list)
+    language: str | None = Field(
+        None, description="Detected language of the text (ISO 639-1); null: no confident guess."
+    )
     components: dict[str, Component] = Field(
         default_factory=dict,
         description="Learned components used (name -> weights version and SHA-256).",

@@ -19,6 +19,7 @@ from service.analyzers.findings import (
     UncertaintyCue,
 )
 from service.analyzers.uncertainty import find_cues, uncertain_sentences
+from service.language import detect, is_english
 from service.text import Document
 
 __all__ = [
@@ -37,9 +38,15 @@ __all__ = [
 def analyze(doc: Document) -> Findings:
     """Attributions, uncertainty cues, figures and figure conflicts of ``doc``.
 
-    Pure (no I/O, no globals mutated) and deterministic: the same document always gives
-    equal findings. Never raises on a document produced by ``text.prepare``.
+    Deterministic: the same document always gives equal findings (the parser and the
+    tagger's weights load once per process; nothing else is read or kept). Text in
+    another language than English gets empty findings with its ``language`` set: the
+    analyzers read English only. Never raises on a document produced by
+    ``text.prepare``.
     """
+    language = detect(" ".join(s.text for s in doc.sentences))
+    if not is_english(language):
+        return Findings((), (), (), (), frozenset(), language)
     attributions = find_attributions(doc)
     cues = find_cues(doc)
     figures = find_figures(doc, attributions, cues)
@@ -49,4 +56,5 @@ def analyze(doc: Document) -> Findings:
         figures=figures,
         conflicts=find_conflicts(figures),
         uncertain_sentence_ids=uncertain_sentences(cues),
+        language=language,
     )

@@ -19,11 +19,20 @@ sense: speech, belief and stance), never on dev.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from service.analyzers._spans import SentenceIndex, make_span, words
+from service.analyzers.attribution_model import locate, parsed_type, propose
 from service.analyzers.findings import Attribution, SpeakerType, TextSpan
+from service.learned.attribution import Tagged
+from service.learned.attribution import tagger as attribution_tagger
+from service.nlp import entities
 from service.text import Document, Sentence
+
+#: Which finder :func:`find_attributions` runs.
+Mode = Literal["rules", "model", "combined"]
 
 # Verbs whose content is their object ("endorsed Trump", "a poll shows X"): PolNeAR
 # annotates them as attributions of stance, not only of speech.
@@ -134,6 +143,8 @@ _CUE = re.compile(
     re.IGNORECASE,
 )
 _VERB_SET = frozenset(_VERBS)
+#: The reporting verbs the rules know (a feature of the trained tagger).
+CUE_VERBS = _VERB_SET
 _WORD = re.compile(r"[A-Za-z]+")
 _AUX_WORD = re.compile(_AUX + r"$", re.IGNORECASE)
 
@@ -953,19 +964,99 @@ def _anon_head(name: str) -> str | None:
     return m[-1].group(0).lower().rstrip("s") if m else None
 
 
-def find_attributions(doc: Document) -> tuple[Attribution, ...]:
-    """All attributions found in the kept paragraphs of ``doc`` (titles, headings and
-    captions are skipped), in text order of discovery.
-
-    Guarantees: every span is a slice of ``doc.text``; ids are ``A1..An``; ``linked_to``
-    only points to an earlier attribution and always to the first one of its speaker.
-    """
-    raws = [
+def rule_raws(doc: Document) -> list[_Raw]:
+    """The attributions the rules find, before speakers are named and linked."""
+    return [
         r
         if r.source is None or _source_ok(r.source.text)
         else _Raw(None, r.cue, r.content, r.direct, r.continues)
         for r in _Finder(doc).run()
     ]
+
+
+def _model_raws(doc: Document, tagged: Sequence[Tagged]) -> list[_Raw]:
+    return [_Raw(p.source, p.cue, p.content, p.direct, p.continues) for p in propose(doc, tagged)]
+
+
+def _overlap(a: TextSpan | None, b: TextSpan | None) -> bool:
+    return a is not None and b is not None and a.start < b.end and b.start < a.end
+
+
+def combine(first: list[_Raw], second: list[_Raw]) -> list[_Raw]:
+    """``first``'s attributions plus ``second``'s where ``first`` found nothing: one of
+    ``second`` is kept when its content overlaps no content of ``first`` (and neither
+    does the quote it continues), in text order."""
+    kept = [
+        r
+        for r in second
+        if not any(_overlap(r.content, m.content) for m in first)
+        and (
+            r.continues is None
+            or not any(_overlap(second[r.continues].content, m.content) for m in first)
+        )
+    ]
+    merged = [(r, first) for r in first] + [(r, second) for r in kept]
+    merged.sort(key=lambda x: (x[0].content.start, x[0].content.end))
+    position = {id(r): k for k, (r, _) in enumerate(merged)}
+    out: list[_Raw] = []
+    for r, origin in merged:
+        cont = position.get(id(origin[r.continues])) if r.continues is not None else None
+        out.append(_Raw(r.source, r.cue, r.content, r.direct, cont))
+    return out
+
+
+def find_attributions(doc: Document, mode: Mode = "combined") -> tuple[Attribution, ...]:
+    """All attributions found in the kept paragraphs of ``doc`` (titles, headings and
+    captions are skipped by the rules), in text order.
+
+    ``mode`` picks the finder: ``rules`` (hand-written patterns, no parser), ``model``
+    (the trained tagger over the parse) or ``combined`` (the rules, plus the tagger's
+    attributions where they found nothing; see :func:`combine`). Speaker types come from the parse
+    and its entities whenever the parser ran.
+
+    Guarantees: every span is a slice of ``doc.text``; ids are ``A1..An``; ``linked_to``
+    only points to an earlier attribution and always to the first one of its speaker;
+    ``resolved`` is the source span of that first attribution.
+    """
+    if mode == "rules":
+        return _assemble(doc, rule_raws(doc), None)
+    tagged = attribution_tagger().tag(doc)
+    raws = _model_raws(doc, tagged)
+    if mode == "combined":
+        # the rules are precise where they fire: they lead, the tagger adds the rest
+        raws = combine(rule_raws(doc), raws)
+    return _assemble(doc, raws, tagged)
+
+
+def _typer(
+    doc: Document, raws: Sequence[_Raw], tagged: Sequence[Tagged] | None
+) -> Callable[[TextSpan], SpeakerType]:
+    """Speaker typing for the sources of ``raws``: the rules' lexicons, refined by the
+    parse head and the entities of each source phrase when the parse is at hand."""
+    if tagged is None:
+        return lambda span: speaker_type(span.text)
+    spans = {(r.source.start, r.source.end): r.source for r in raws if r.source is not None}
+    order = list(spans.values())
+    ents = entities([s.text for s in order])
+    found = {
+        (s.start, s.end): [(s.start + a, s.start + b, lab) for a, b, lab in e]
+        for s, e in zip(order, ents, strict=True)
+    }
+
+    def typed(span: TextSpan) -> SpeakerType:
+        rule_type = speaker_type(span.text)
+        where = locate(tagged, span)
+        if where is None:
+            return rule_type
+        return parsed_type(rule_type, where[0], where[1], found.get((span.start, span.end), []))
+
+    return typed
+
+
+def _assemble(
+    doc: Document, raws: list[_Raw], tagged: Sequence[Tagged] | None
+) -> tuple[Attribution, ...]:
+    typer = _typer(doc, raws, tagged)
     index = SentenceIndex(doc)
     out: list[Attribution] = []
     # canonical speakers: (name, type, first attribution id)
@@ -989,7 +1080,7 @@ def find_attributions(doc: Document) -> tuple[Attribution, ...]:
             linked = first.linked_to or first.id
         elif r.source is not None:
             src = r.source.text
-            stype = speaker_type(src)
+            stype = typer(r.source)
             name = _head_name(src)
             lower = src.lower()
             first_word = lower.split()[0]
@@ -1051,6 +1142,21 @@ def find_attributions(doc: Document) -> tuple[Attribution, ...]:
                 direct_quote=r.direct,
                 sentence_ids=index.covering(lo, hi),
                 linked_to=linked,
+                resolved=_mention(out, linked),
             )
         )
     return tuple(out)
+
+
+def _mention(out: Sequence[Attribution], linked: str | None) -> TextSpan | None:
+    """The source span of the attribution ``linked`` names (the resolved mention)."""
+    if linked is None:
+        return None
+    first = next((a for a in out if a.id == linked), None)
+    if first is None or first.source is None:
+        return None
+    src, name = first.source, first.speaker_name
+    at = src.text.find(name) if name else -1
+    if name and at >= 0:
+        return TextSpan(src.start + at, src.start + at + len(name), name)
+    return src

@@ -25,7 +25,9 @@ class Attribution:
     """Who said (or believes, or wrote) what: source, cue and content spans.
 
     ``speaker_name`` is the canonical name of the speaker (its first full mention);
-    ``linked_to`` is the id of the earlier attribution whose speaker this one refers to.
+    ``linked_to`` is the id of the earlier attribution whose speaker this one refers to,
+    and ``resolved`` that attribution's source span (the mention that names the
+    speaker ``source`` refers to, e.g. "Gen. Joseph Votel" for "he").
     """
 
     id: str
@@ -37,6 +39,7 @@ class Attribution:
     direct_quote: bool
     sentence_ids: tuple[str, ...]
     linked_to: str | None
+    resolved: TextSpan | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +74,15 @@ class FigureConflict:
 
 @dataclass(frozen=True, slots=True)
 class Findings:
-    """Everything the deterministic analyzers found in one document."""
+    """Everything the deterministic analyzers found in one document.
+
+    ``language`` is the detected language of the text (``None``: no confident guess);
+    for a language other than English the analyzers did not run and all is empty.
+    """
 
     attributions: tuple[Attribution, ...]
     cues: tuple[UncertaintyCue, ...]
     figures: tuple[Figure, ...]
     conflicts: tuple[FigureConflict, ...]
     uncertain_sentence_ids: frozenset[str]
+    language: str | None = None

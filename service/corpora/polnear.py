@@ -11,16 +11,20 @@ Gold spans are the fragments of the annotated spans (a discontinuous brat span
 ``10 20;25 40`` gives two spans), taken from attributions only (``Attribution`` and
 ``Attribution-no-source`` events; ``Discuss``/``Discard`` are ignored). Articles with
 several annotation files are scored against the first file in name order.
+
+Three systems are scored side by side: the rules alone, the trained tagger alone and
+the two combined (what the product runs); see ``find_attributions``'s ``mode``.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from service.analyzers.attributions import find_attributions
+from service.analyzers.attributions import Mode, find_attributions
 from service.text import prepare
 
 _LINE = re.compile(r"^([TE]\d+)\t(.*)$")
@@ -58,10 +62,14 @@ def parse_ann(text: str) -> dict[str, set[Span]]:
     return gold
 
 
-def predict(text: str) -> dict[str, set[Span]]:
+#: The systems :func:`score` compares; the last is the product's.
+MODES: tuple[Mode, ...] = ("rules", "model", "combined")
+
+
+def predict(text: str, mode: Mode = "combined") -> dict[str, set[Span]]:
     """Predicted spans per label for one article text."""
     pred: dict[str, set[Span]] = {label: set() for label in _LABELS}
-    for a in find_attributions(prepare(text)):
+    for a in find_attributions(prepare(text), mode):
         if a.source is not None:
             pred["Source"].add((a.source.start, a.source.end))
         if a.cue is not None:
@@ -119,39 +127,56 @@ def _articles(path: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def score(path: Path) -> dict[str, float | int]:
-    """Source, cue and content F1 (exact and overlap) of :func:`find_attributions` on
-    the PolNeAR split at ``path`` (``text/`` and ``attributions/``). Deterministic.
-    Raises ``FileNotFoundError`` when the split has no annotated article."""
-    pairs = _articles(path)
-    if not pairs:
-        raise FileNotFoundError(f"no annotated articles under {path}")
-    tally = _Tally()
-    for txt, ann in pairs:
-        text = txt.read_text(encoding="utf-8")
-        tally.add(parse_ann(ann.read_text(encoding="utf-8")), predict(text))
+def _metrics(tally: _Tally, n: int) -> dict[str, float | int]:
     return {
         "source_f1_exact": round(tally.exact["Source"].f1(), 4),
         "source_f1_overlap": round(tally.overlap["Source"].f1(), 4),
         "cue_f1_exact": round(tally.exact["Cue"].f1(), 4),
         "content_f1_exact": round(tally.exact["Content"].f1(), 4),
         "content_f1_overlap": round(tally.overlap["Content"].f1(), 4),
-        "n_articles": len(pairs),
+        "n_articles": n,
     }
 
 
-def format_table(result: dict[str, float | int]) -> str:
-    """A small plain-text table of a :func:`score` result."""
+def score(path: Path, modes: Sequence[Mode] = MODES) -> dict[str, Any]:
+    """Source, cue and content F1 (exact and overlap) of :func:`find_attributions` on
+    the PolNeAR split at ``path`` (``text/`` and ``attributions/``), for each system in
+    ``modes``. The top-level metrics are the last mode's; with several modes, ``rows``
+    holds each mode's metrics. Deterministic. Raises ``FileNotFoundError`` when the
+    split has no annotated article."""
+    pairs = _articles(path)
+    if not pairs:
+        raise FileNotFoundError(f"no annotated articles under {path}")
+    tallies = {mode: _Tally() for mode in modes}
+    for txt, ann in pairs:
+        text = txt.read_text(encoding="utf-8")
+        gold = parse_ann(ann.read_text(encoding="utf-8"))
+        for mode in modes:
+            tallies[mode].add(gold, predict(text, mode))
+    rows = {mode: _metrics(tally, len(pairs)) for mode, tally in tallies.items()}
+    result: dict[str, Any] = dict(rows[modes[-1]])
+    if len(modes) > 1:
+        result["system"] = modes[-1]
+        result["rows"] = rows
+    return result
+
+
+def _table(result: dict[str, Any], label: str) -> list[str]:
     rows = [
         ("source", result["source_f1_exact"], result["source_f1_overlap"]),
         ("cue", result["cue_f1_exact"], "-"),
         ("content", result["content_f1_exact"], result["content_f1_overlap"]),
     ]
-    lines = [
-        f"PolNeAR attribution F1 ({result['n_articles']} articles)",
-        f"{'span':<10}{'exact':>8}{'overlap':>9}",
-    ]
+    lines = [f"{label}", f"{'span':<10}{'exact':>8}{'overlap':>9}"]
     for name, ex, ov in rows:
         ov_s = f"{ov:.3f}" if isinstance(ov, float) else ov
         lines.append(f"{name:<10}{float(ex):>8.3f}{ov_s:>9}")
+    return lines
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """A small plain-text table of a :func:`score` result (one block per system)."""
+    lines = [f"PolNeAR attribution F1 ({result['n_articles']} articles)"]
+    for mode, row in result.get("rows", {"": result}).items():
+        lines += _table(row, mode or "system")
     return "\n".join(lines)

@@ -19,7 +19,10 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 
 #: ``factdesk train NAME`` -> the module whose ``add_arguments(parser)`` and
 #: ``train(args) -> int`` implement it.
-TRAINERS: dict[str, str] = {"faithfulness": "service.learned.consistency_train"}
+TRAINERS: dict[str, str] = {
+    "faithfulness": "service.learned.consistency_train",
+    "attribution": "service.learned.attribution_train",
+}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from service.text import prepare
 
 def _attrs(text: str) -> tuple[Attribution, ...]:
     doc = prepare(text)
-    found = find_attributions(doc)
+    found = find_attributions(doc, "rules")
     for a in found:
         for span in (a.source, a.cue, a.content):
             if span is not None:

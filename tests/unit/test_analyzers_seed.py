@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.analyzers import Attribution, Findings, analyze
+from service.merge import attribution_speaker
 from service.text import Document, prepare
 from tests.unit._shared import shared_file
 
@@ -155,3 +156,35 @@ def test_no_attributions_from_title_or_captions(seed: tuple[Document, Findings])
     skipped = {sid for p in doc.paragraphs if p.role != "body" for sid in p.sentence_ids}
     assert skipped
     assert not any(set(a.sentence_ids) & skipped for a in f.attributions)
+
+
+def test_every_quote_has_a_named_or_resolved_speaker(seed: tuple[Document, Findings]) -> None:
+    doc, f = seed
+    quotes = [a for a in f.attributions if a.direct_quote]
+    assert len(quotes) >= 6
+    for a in quotes:
+        speaker = attribution_speaker(doc, a)
+        assert speaker.name and a.speaker_name, a
+        first = speaker.name.split()[0].lower()
+        if first in ("he", "she", "they", "we") or (
+            first == "the" and a.speaker_type == "anonymous"
+        ):
+            # a pronoun or "the official": resolved to an earlier, named mention
+            assert speaker.resolved and speaker.resolved_span, a
+            assert speaker.resolved_span.start < a.content.start
+            assert speaker.resolved.split()[0].lower() not in ("he", "she", "they", "the")
+
+
+def test_pronoun_and_nominal_speakers_resolve(seed: tuple[Document, Findings]) -> None:
+    doc, f = seed
+    warn = attribution_speaker(doc, _find(f, "goal is to preserve"))
+    assert warn.name == "He and other officials"
+    assert warn.resolved == "Gen. Joseph Votel"
+    assert warn.resolved_span is not None and warn.resolved_span.text == "Gen. Joseph Votel"
+    assert doc.text[warn.resolved_span.start : warn.resolved_span.end] == "Gen. Joseph Votel"
+    added = attribution_speaker(doc, _find(f, "consistently wrong"))
+    assert added.name == "the official"
+    assert added.resolved == "a senior U.S. defense official"
+    assert added.resolved_span is not None
+    assert added.resolved_span.text == "a senior U.S. defense official"
+    assert added.type == "anonymous"

@@ -1,0 +1,120 @@
+"""The trained attribution tagger: weights identity, labels on made-up text, pairing."""
+
+from __future__ import annotations
+
+from service import learned
+from service.analyzers.attributions import find_attributions
+from service.learned import attribution, sha256_file
+from service.pipeline import analyze
+from service.schemas import AnalysisRequest
+from service.settings import Settings
+from service.text import prepare
+from tests.conftest import assert_offset_contract, seed_llm_output
+from tests.fakes import FakeLLM
+
+
+def test_committed_weights_match_the_expected_hash() -> None:
+    assert attribution.WEIGHTS.is_file()
+    assert sha256_file(attribution.WEIGHTS) == attribution.SHA256
+    assert attribution.WEIGHTS.stat().st_size < 20_000_000
+
+
+def test_loading_registers_the_component() -> None:
+    attribution.tagger()
+    info = learned.loaded()[attribution.NAME]
+    assert (info.version, info.sha256) == (attribution.VERSION, attribution.SHA256)
+
+
+def _tagged(text: str) -> list[tuple[str, str, str]]:
+    doc = prepare(text)
+    out: list[tuple[str, str, str]] = []
+    for para in attribution.tagger().tag(doc):
+        for layer in attribution.LAYERS:
+            for a, b in attribution.spans_of(para.tokens, getattr(para, layer)):
+                out.append((layer, doc.text[a:b], f"{a}-{b}"))
+    return out
+
+
+def test_tags_cue_source_and_content_of_indirect_speech() -> None:
+    got = {
+        (layer, text)
+        for layer, text, _ in _tagged(
+            "The finance minister said on Tuesday that taxes would not rise next year."
+        )
+    }
+    assert ("cue", "said") in got
+    assert ("source", "The finance minister") in got
+    assert any(layer == "content" and "taxes would not rise" in t for layer, t in got)
+
+
+def test_tags_a_trailing_quote() -> None:
+    got = {
+        (layer, text)
+        for layer, text, _ in _tagged("“We will win this fight,” Maria Lopez told reporters.")
+    }
+    assert ("cue", "told") in got
+    assert ("source", "Maria Lopez") in got
+    assert any(layer == "content" and "We will win this fight" in t for layer, t in got)
+
+
+def test_no_attribution_in_plain_narration() -> None:
+    assert not any(
+        layer == "cue" for layer, _, _ in _tagged("The river rose two metres overnight.")
+    )
+
+
+def test_bio_round_trip() -> None:
+    doc = prepare("Officials said the bridge would reopen.")
+    (seq,) = [p.tokens for p in attribution.tagger().tag(doc)]
+    spans = {(0, 9), (15, 38)}
+    tags = attribution.bio(seq, spans)
+    assert set(attribution.spans_of(seq, tags)) == spans
+
+
+def test_model_mode_pairs_spans_into_attributions() -> None:
+    doc = prepare("The finance minister said on Tuesday that taxes would not rise next year.")
+    (a,) = find_attributions(doc, "model")
+    assert a.cue is not None and a.cue.text == "said"
+    assert a.source is not None and a.source.text == "The finance minister"
+    assert "taxes would not rise" in a.content.text
+    for span in (a.source, a.cue, a.content):
+        assert doc.text[span.start : span.end] == span.text
+
+
+def test_speaker_types_come_from_the_parse_and_entities() -> None:
+    doc = prepare(
+        "Maria Lopez said the bridge would reopen in May. The Transport Ministry said the "
+        "repairs would cost more. A spokeswoman said the contract was signed. The Daily "
+        "Tribune reported that the mayor had resigned."
+    )
+    types = {a.source.text: a.speaker_type for a in find_attributions(doc) if a.source}
+    assert types.get("Maria Lopez") == "person"
+    assert types.get("The Transport Ministry") == "organization"
+    assert types.get("A spokeswoman") == "anonymous"
+    assert types.get("The Daily Tribune") == "outlet"
+
+
+def test_pronoun_resolves_to_the_named_speaker_before_it() -> None:
+    doc = prepare(
+        "“We will rebuild,” Mayor Ana Ruiz said on Monday. She said the work would take two years."
+    )
+    found = find_attributions(doc)
+    she = next(a for a in found if a.source is not None and a.source.text == "She")
+    assert she.speaker_name == "Mayor Ana Ruiz"
+    assert she.resolved is not None and she.resolved.text == "Mayor Ana Ruiz"
+    assert doc.text[she.resolved.start : she.resolved.end] == "Mayor Ana Ruiz"
+
+
+async def test_response_names_the_weights_and_resolved_speakers(
+    seed_text: str, settings: Settings
+) -> None:
+    result = await analyze(
+        AnalysisRequest(text=seed_text), settings, FakeLLM(seed_llm_output(seed_text))
+    )
+    component = result.meta.components[attribution.NAME]
+    assert (component.version, component.sha256) == (attribution.VERSION, attribution.SHA256)
+    warn = [c for c in result.claims if c.speaker.name == "He and other officials"]
+    assert warn and warn[0].speaker.resolved == "Gen. Joseph Votel"
+    span = warn[0].speaker.resolved_span
+    assert span is not None and seed_text[span.start : span.end] == "Gen. Joseph Votel"
+    assert assert_offset_contract(seed_text, result.model_dump(mode="json")) > 20
