@@ -93,6 +93,8 @@ def main() -> int:
         "FACTDESK_DATABASE_URL": db_url,
         "FACTDESK_REDIS_URL": args.redis_url,
         "FACTDESK_QUEUE_NAME": f"fdbench:{run}",
+        # every request is a new analysis: the result cache would skip the model
+        "FACTDESK_RESULT_CACHE": "false",
         "FACTDESK_MODEL": "openai/local",
         "FACTDESK_API_BASE": f"http://127.0.0.1:{model_port}/v1",
         "FACTDESK_LOCAL_SERVER": "never",

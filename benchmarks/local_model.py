@@ -88,7 +88,10 @@ def capture_body(text: str, settings: Settings, logs: Path) -> bytes:
 
 
 def _tokens(client: httpx.Client, base: str, text: str) -> int:
-    r = client.post(base + "/extras/tokenize", json={"input": text})
+    # llama.cpp's native server; llama-cpp-python's server has it under /extras
+    r = client.post(base + "/tokenize", json={"content": text})
+    if r.status_code == 404:
+        r = client.post(base + "/extras/tokenize", json={"input": text})
     r.raise_for_status()
     return len(r.json()["tokens"])
 
@@ -120,6 +123,8 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
         api = start_python(
             ["-m", "benchmarks.api_server", "--port", str(api_port)],
             env={
+                # every request is a new analysis: the result cache would skip the model
+                "FACTDESK_RESULT_CACHE": "false",
                 "FACTDESK_MODEL": LOCAL_MODEL,
                 "FACTDESK_API_BASE": "",
                 "FACTDESK_LOCAL_MODEL_PORT": str(port),

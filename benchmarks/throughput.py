@@ -228,6 +228,8 @@ def run(reps: int = 3, quick: bool = False) -> dict[str, Any]:
         api = start_python(
             ["-m", "benchmarks.api_server", "--port", str(api_port)],
             env={
+                # every request is a new analysis: the result cache would skip the model
+                "FACTDESK_RESULT_CACHE": "false",
                 "FACTDESK_MODEL": "openai/local",
                 "FACTDESK_API_BASE": f"http://127.0.0.1:{model_port}/v1",
                 "FACTDESK_TRANSPORT_RETRIES": "0",
