@@ -175,6 +175,24 @@ def locate(tagged: Sequence[Tagged], span: TextSpan) -> tuple[Sequence[Token], R
     return None
 
 
+#: Common-noun heads that name an institution ("the weather service", "the authority")
+#: or a document ("the survey"): an unnamed body is an organization, not an anonymous
+#: person; anonymity is for unnamed people ("a senior official", "sources").
+_INSTITUTION_NOUNS = frozenset(
+    """service authority council ministry operator agency association company government
+    department office police union party court commission committee bank group firm
+    institute board administration army military parliament congress senate chamber
+    federation organization organisation university hospital school club network utility
+    regulator watchdog airline insurer coalition alliance trust foundation fund league
+    industry manufacturer retailer supplier exchange corporation county city municipality
+    state embassy mission prosecutor prosecution inspectorate tribunal cabinet""".split()
+)
+_DOCUMENT_NOUNS = frozenset(
+    """survey poll report study data statement memo letter document filing analysis
+    estimate estimates census record records audit review release transcript""".split()
+)
+
+
 def parsed_type(
     rule_type: SpeakerType,
     seq: Sequence[Token],
@@ -200,6 +218,12 @@ def parsed_type(
         if label in _ORG_LABELS:
             return "organization"
         return rule_type if rule_type != "unknown" else "person"
+    if head.pos == "NOUN":
+        noun = head.lower[:-1] if head.lower.endswith("s") and len(head.lower) > 4 else head.lower
+        if head.lower in _DOCUMENT_NOUNS or noun in _DOCUMENT_NOUNS:
+            return "document"
+        if head.lower in _INSTITUTION_NOUNS or noun in _INSTITUTION_NOUNS:
+            return "organization"
     if head.pos == "NOUN" and rule_type == "unknown":
         if any(lab == "PERSON" for _, _, lab in ents):
             return "person"
