@@ -144,6 +144,25 @@ def _drop_instructions(
     return [s for s in cited if s.id not in blocked]
 
 
+#: A claim must say something beyond its speaker and reporting verb.
+MIN_CLAIM_CONTENT_WORDS = 3
+_CUE_WORDS = frozenset(
+    {"said", "says", "say", "told", "tell", "report", "reports", "reported", "added", "stated",
+     "announced", "estimated", "estimates", "claimed", "claims", "tweeted", "wrote", "noted",
+     "warned", "warn", "warns", "according", "referred", "suggest", "suggests", "believe",
+     "believes", "cautioned", "explained", "argued", "insisted", "confirmed", "denied"}
+)  # fmt: skip
+
+
+def not_a_claim(text: str, speaker: str | None, cue: str | None) -> bool:
+    """True when ``text`` carries no assertion of its own: once the speaker's words, the
+    cue and reporting verbs are taken out, fewer than
+    :data:`MIN_CLAIM_CONTENT_WORDS` content words remain ("a senior official said")."""
+    left = content_words(text) - content_words(speaker or "") - content_words(cue or "")
+    left -= {w[:6] for w in _CUE_WORDS}
+    return len(left) < MIN_CLAIM_CONTENT_WORDS
+
+
 def _judge(
     evidence_index: EvidenceIndex, doc: Document, text: str, cited: list[Sentence]
 ) -> tuple[Verification, list[Sentence]]:
@@ -208,6 +227,15 @@ def _ground_claim(
 
     if not cited:
         return reject([Reason(code="evidence-not-found", message="no cited sentence exists")])
+    if not_a_claim(raw.text, raw.speaker, raw.cue):
+        return reject(
+            [
+                Reason(
+                    code="not-a-claim",
+                    message="the text says who spoke, not what they claimed",
+                )
+            ]
+        )
 
     quote_span = None
     if raw.quote and raw.quote.strip():

@@ -179,17 +179,97 @@ def locate(tagged: Sequence[Tagged], span: TextSpan) -> tuple[Sequence[Token], R
 #: or a document ("the survey"): an unnamed body is an organization, not an anonymous
 #: person; anonymity is for unnamed people ("a senior official", "sources").
 _INSTITUTION_NOUNS = frozenset(
-    """service authority council ministry operator agency association company government
-    department office police union party court commission committee bank group firm
-    institute board administration army military parliament congress senate chamber
-    federation organization organisation university hospital school club network utility
-    regulator watchdog airline insurer coalition alliance trust foundation fund league
-    industry manufacturer retailer supplier exchange corporation county city municipality
-    state embassy mission prosecutor prosecution inspectorate tribunal cabinet""".split()
+    [
+        "service",
+        "authority",
+        "council",
+        "ministry",
+        "operator",
+        "agency",
+        "association",
+        "company",
+        "government",
+        "department",
+        "office",
+        "police",
+        "union",
+        "party",
+        "court",
+        "commission",
+        "committee",
+        "bank",
+        "group",
+        "firm",
+        "institute",
+        "board",
+        "administration",
+        "army",
+        "military",
+        "parliament",
+        "congress",
+        "senate",
+        "chamber",
+        "federation",
+        "organization",
+        "organisation",
+        "university",
+        "hospital",
+        "school",
+        "club",
+        "network",
+        "utility",
+        "regulator",
+        "watchdog",
+        "airline",
+        "insurer",
+        "coalition",
+        "alliance",
+        "trust",
+        "foundation",
+        "fund",
+        "league",
+        "industry",
+        "manufacturer",
+        "retailer",
+        "supplier",
+        "exchange",
+        "corporation",
+        "county",
+        "city",
+        "municipality",
+        "state",
+        "embassy",
+        "mission",
+        "prosecutor",
+        "prosecution",
+        "inspectorate",
+        "tribunal",
+        "cabinet",
+    ]
 )
 _DOCUMENT_NOUNS = frozenset(
-    """survey poll report study data statement memo letter document filing analysis
-    estimate estimates census record records audit review release transcript""".split()
+    [
+        "survey",
+        "poll",
+        "report",
+        "study",
+        "data",
+        "statement",
+        "memo",
+        "letter",
+        "document",
+        "filing",
+        "analysis",
+        "estimate",
+        "estimates",
+        "census",
+        "record",
+        "records",
+        "audit",
+        "review",
+        "release",
+        "transcript",
+    ]
 )
 
 
