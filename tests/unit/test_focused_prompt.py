@@ -190,3 +190,30 @@ def test_central_sentences_are_body_sentences_in_reading_order() -> None:
     assert all(doc.paragraph_of(s).role == "body" for s in picked)
     assert central_sentences(doc, 10) == sorted(central_sentences(doc, 10), key=lambda s: s.start)
     assert len(central_sentences(doc, 10)) == 4, "the title is not a summary sentence"
+
+
+def _unbounded(node: object, path: str = "$") -> list[str]:
+    """Paths of strings without maxLength and arrays without maxItems in a JSON schema
+    (enums and patterns of fixed shape count as bounded)."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        kind = node.get("type")
+        if kind == "string" and not ({"maxLength", "enum", "pattern"} & node.keys()):
+            out.append(path)
+        if kind == "array" and "maxItems" not in node:
+            out.append(path)
+        for key, value in node.items():
+            out += _unbounded(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            out += _unbounded(value, f"{path}[{i}]")
+    return out
+
+
+def test_every_field_the_model_writes_is_bounded() -> None:
+    # the output length, and so the latency, must not ride on the token cap
+    from service.llm_output import v2_claims_schema, v2_summary_schema
+
+    ids = [f"S{i}" for i in range(1, 30)]
+    for schema in (v2_summary_schema(3, ids), v2_claims_schema(ids, ["a", "b"])):
+        assert _unbounded(schema) == [], _unbounded(schema)
