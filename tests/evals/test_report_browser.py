@@ -47,7 +47,7 @@ def _pixels(image: Image.Image, rgb: tuple[int, int, int], tol: int = 6) -> int:
 
 @pytest.fixture(scope="module")
 def seed_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    settings = eval_settings(None, "replay", Settings(_env_file=None))
+    settings = eval_settings(None, "replay", Settings(prompt_version="v2", _env_file=None))
     report = build_report(run_suite(load_cases(pattern="seed-baghuz"), settings))
     _, html_path = write_report(report, tmp_path_factory.mktemp("report"))
     return html_path, report
