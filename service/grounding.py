@@ -27,7 +27,7 @@ from .schemas import (
     SummarySentence,
     Verification,
 )
-from .support import RANK, check_support, content_words, stricter
+from .support import RANK, check_support, content_words, numbers, stricter
 from .text import Document, Sentence, fold
 from .verify import (
     align_quote,
@@ -227,15 +227,6 @@ def _ground_claim(
 
     if not cited:
         return reject([Reason(code="evidence-not-found", message="no cited sentence exists")])
-    if not_a_claim(raw.text, raw.speaker, raw.cue):
-        return reject(
-            [
-                Reason(
-                    code="not-a-claim",
-                    message="the text says who spoke, not what they claimed",
-                )
-            ]
-        )
 
     quote_span = None
     if raw.quote and raw.quote.strip():
@@ -263,6 +254,15 @@ def _ground_claim(
             if extra is not None:
                 cited = sorted([*cited, extra], key=lambda s: s.start)
 
+    if quote_span is None and not_a_claim(raw.text, raw.speaker, raw.cue):
+        return reject(
+            [
+                Reason(
+                    code="not-a-claim",
+                    message="the text says who spoke, not what they claimed",
+                )
+            ]
+        )
     verification, cited = _judge(evidence_index, doc, raw.text, cited)
     if unknown:
         verification = stricter(
@@ -392,7 +392,8 @@ def ground(
     kept_words: list[tuple[frozenset[str], set[str]]] = []
     for i, raw in enumerate(analysis.claims, start=1):
         key = "\0".join([fold(raw.text).text, *raw.sentences, raw.quote or ""])
-        words = content_words(raw.text)
+        # numbers are not content words: "90,000 fled" is no repeat of "20,000 fled"
+        words = content_words(raw.text) | {f"#{n:g}" for n in numbers(raw.text)}
         near = any(
             sents & set(raw.sentences) and _jaccard(words, other) >= NEAR_DUPLICATE
             for sents, other in kept_words
