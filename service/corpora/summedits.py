@@ -10,26 +10,12 @@ domain and macro-averaged over domains.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-from service.corpora.frank import _macro, _Tally
+from service.corpora.frank import _macro, _rows, _Tally
 from service.faithfulness import judge
-
-
-def _rows(path: Path) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if not isinstance(row, dict) or not {"article", "summary", "label"} <= row.keys():
-                raise ValueError(f"{path}:{n}: needs article, summary and label")
-            rows.append(row)
-    return rows
 
 
 def score(path: Path) -> dict[str, Any]:
