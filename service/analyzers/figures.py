@@ -71,6 +71,36 @@ _STOP = frozenset(
     """
     )
 )
+#: What happened to the people a figure counts, from the words of its clause.
+_STATUS_WORDS: dict[str, str] = {
+    **dict.fromkeys(
+        words("dead died die killed deaths death fatalities perished bodies lives"), "dead"
+    ),
+    **dict.fromkeys(words("missing unaccounted disappeared"), "missing"),
+    **dict.fromkeys(words("injured wounded hurt injuries hospitalised hospitalized"), "injured"),
+    **dict.fromkeys(
+        words("evacuated displaced homeless shelters shelter evacuees fled rehoused"),
+        "displaced",
+    ),
+    **dict.fromkeys(words("arrested detained held"), "detained"),
+}
+#: Nouns that count people (a status only applies to these, or to an unnamed count).
+_PEOPLE = frozenset(
+    words(
+        """
+    people persons civilians residents children adults soldiers troops fighters migrants
+    refugees workers passengers victims patients students protesters demonstrators
+    villagers inhabitants men women families individuals casualties miners sailors
+    """
+    )
+)
+#: "the number of missing at", "the death toll at": the status named before the figure.
+_STATUS_BEFORE = re.compile(
+    r"\b(?:number|count|tally|toll|total)\s+of\s+(?P<w1>[a-z]+)\b[^,;.\d]{0,25}$"
+    r"|\b(?P<w2>death|injury|casualty)\s+(?:toll|count|tally)\b[^,;.\d]{0,25}$",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(r"[,;:]|\.(?:\s|$)|\s(?:and|but|while|whereas)\s|\d")
 _COUNTED = re.compile(r"\s+(?:(?:more|additional|other|new)\s+)?([A-Za-z][a-z\-]{2,})")
 _APPROX_GAP = 30
 
@@ -115,6 +145,25 @@ def _counted(text: str, m: re.Match[str], sent_end: int) -> str | None:
     return word
 
 
+def _status(text: str, m: re.Match[str], counted: str | None, lo: int, hi: int) -> str | None:
+    """What happened to the people the figure ``m`` counts ("47 people had been
+    confirmed dead" -> dead), from its own clause: the words after it up to the clause's
+    end or the next number, or a "number of missing"/"death toll" right before it."""
+    if counted is not None and counted not in _PEOPLE:
+        return None
+    before = _STATUS_BEFORE.search(text[max(lo, m.start() - 60) : m.start()])
+    if before is not None:
+        word = (before.group("w1") or before.group("w2") or "").lower()
+        if word in _STATUS_WORDS:
+            return _STATUS_WORDS[word]
+    end = _CLAUSE_END.search(text, m.end(), hi)
+    for w in _LETTERS.finditer(text[m.end() : end.start() if end else hi].lower()):
+        status = _STATUS_WORDS.get(w.group(0))
+        if status is not None:
+            return status
+    return None
+
+
 def _norm(word: str) -> str:
     if word.endswith("ies") and len(word) > 4:
         return word[:-3] + "y"
@@ -152,6 +201,7 @@ def find_figures(
             _WORD_NUMBER_FIRST & set(_LETTERS.findall(sent.text.lower()))
         ):
             continue
+        sent_counted: str | None = None
         for m in _NUMBER.finditer(text, sent.start, sent.end):
             if _is_date_or_year(text, m):
                 continue
@@ -162,18 +212,28 @@ def find_figures(
                 continue
             start, end = m.start(), m.end()
             counted = _counted(text, m, sent.end)
-            if counted is None and re.search(
+            status = _status(text, m, counted, sent.start, sent.end)
+            if status is not None:
+                # "47 people had been confirmed dead and 112 were missing"
+                counted = counted or sent_counted or "people"
+            elif counted is None and re.search(
                 r"\b(?:total|number|figure|toll|tally|count)\b", sent.text, re.IGNORECASE
             ):
                 counted = last_counted
             if counted is not None and counted not in ("percent", "money"):
                 last_counted = counted
+                sent_counted = counted
             holders = [
                 a
                 for a in by_sentence.get(sent.id, ())
                 if a.content.start <= start and end <= a.content.end
             ]
-            holder = min(holders, key=lambda a: a.content.end - a.content.start, default=None)
+            # the narrowest attribution with a speaker, else the narrowest
+            holder = min(
+                holders,
+                key=lambda a: (a.speaker_name is None, a.content.end - a.content.start),
+                default=None,
+            )
             source = holder.speaker_name if holder else None
             approximate = (
                 any(
@@ -198,6 +258,7 @@ def find_figures(
                     time=time,
                     sentence_id=sent.id,
                     approximate=approximate,
+                    status=status,
                 )
             )
     return tuple(out)
@@ -210,11 +271,28 @@ def find_conflicts(figures: tuple[Figure, ...]) -> tuple[FigureConflict, ...]:
     Guarantees: every group has ≥ 2 distinct values and ≥ 2 distinct non-empty sources;
     figures keep text order."""
     groups: dict[str, list[Figure]] = defaultdict(list)
+    by_status: dict[str, list[Figure]] = defaultdict(list)
     for f in figures:
-        if f.counted and f.counted not in ("percent", "money") and f.approximate and f.source:
+        if not f.counted or f.counted in ("percent", "money") or not f.source:
+            continue
+        if f.approximate:
             groups[_norm(f.counted)].append(f)
+        if f.status is not None:
+            by_status[f.status].append(f)
     out: list[FigureConflict] = []
+    taken: set[tuple[int, int]] = set()
+    for status, group in by_status.items():
+        # the same people in the same state ("dead"): firm figures conflict too
+        if len({f.value for f in group}) >= 2 and len({f.source for f in group}) >= 2:
+            noun = group[0].counted or "people"
+            out.append(FigureConflict(quantity=f"{noun} {status}", figures=tuple(group)))
+            taken.update((f.span.start, f.span.end) for f in group)
     for quantity, group in groups.items():
+        group = [f for f in group if (f.span.start, f.span.end) not in taken]
+        statuses = {f.status for f in group}
+        if None not in statuses and len(statuses) >= 2:
+            continue  # every figure counts people in another state: no common quantity
         if len({f.value for f in group}) >= 2 and len({f.source for f in group}) >= 2:
             out.append(FigureConflict(quantity=quantity, figures=tuple(group)))
+    out.sort(key=lambda c: c.figures[0].span.start)
     return tuple(out)

@@ -62,6 +62,9 @@ class Figure:
     time: str | None
     sentence_id: str
     approximate: bool
+    #: What happened to the people counted ("dead", "missing", "injured", "displaced",
+    #: "detained"), when the clause says.
+    status: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +89,5 @@ class Findings:
     conflicts: tuple[FigureConflict, ...]
     uncertain_sentence_ids: frozenset[str]
     language: str | None = None
+    #: The author a byline names ("By Daniel Reyes"), the voice of the text itself.
+    byline: str | None = None
