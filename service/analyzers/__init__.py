@@ -1,4 +1,5 @@
-"""Deterministic, model-free article analysis: attributions, uncertainty cues, figures.
+"""Deterministic, model-free article analysis: attributions, uncertainty cues, figures,
+the byline.
 
 :func:`analyze` is pure and deterministic; every span it returns satisfies
 ``doc.text[span.start:span.end] == span.text``.
@@ -7,6 +8,7 @@
 from __future__ import annotations
 
 from service.analyzers.attributions import find_attributions
+from service.analyzers.byline import find_byline
 from service.analyzers.figures import find_conflicts, find_figures
 from service.analyzers.findings import (
     Attribution,
@@ -46,7 +48,7 @@ def analyze(doc: Document) -> Findings:
     """
     language = detect(" ".join(s.text for s in doc.sentences))
     if not is_english(language):
-        return Findings((), (), (), (), frozenset(), language)
+        return Findings((), (), (), (), frozenset(), language, find_byline(doc))
     attributions = find_attributions(doc)
     cues = find_cues(doc)
     figures = find_figures(doc, attributions, cues)
@@ -57,4 +59,5 @@ def analyze(doc: Document) -> Findings:
         conflicts=find_conflicts(figures),
         uncertain_sentence_ids=uncertain_sentences(cues),
         language=language,
+        byline=find_byline(doc),
     )

@@ -210,6 +210,14 @@ _ASKED = re.compile(
     r"(?P<q>(?:whether|what|why|how|if|about|who|which|when|where)\b)"
 )
 _GAP_SENTENCE = re.compile(r"(?:\b[a-z]{2,}|[a-z]{4,}|\d|\))[.!?]\s+[A-Z“\"]")
+#: "put the number of missing at more than 200", "placed the damage at 2 billion"
+_PUT_AT = re.compile(
+    r"(?<![\w\-])(?P<cue>(?:put|puts|putting|placed|places|placing|pegged|pegs))\s+"
+    r"(?P<obj>(?:the|its|their|his|her)\s+(?:[\w\-’']+\s+){0,5}?at\s+"
+    r"(?:(?:about|around|more\s+than|less\s+than|fewer\s+than|nearly|almost|roughly|some|"
+    r"over|under|up\s+to|at\s+least|as\s+many\s+as|[$€£])\s*)*\d)",
+    re.IGNORECASE,
+)
 _ACCORDING = re.compile(r"(?<!\w)according\s+to(?!\w)", re.IGNORECASE)
 _TELL_VERBS = frozenset(
     words(
@@ -257,13 +265,15 @@ _OUTLET = re.compile(
     r"\b(?:VOA|AP|Associated\s+Press|Reuters|AFP|CNN|MSNBC|NBC|ABC|CBS|BBC|Fox\s+News|NPR|"
     r"Politico|Breitbart|Axios|Bloomberg|newspaper|news|magazine|Times|Post|Journal|"
     r"Tribune|Herald|Guardian|Gazette|network|outlet|broadcaster|reporter|correspondent|"
-    r"TASS|Xinhua|al-Jazeera|Al\s+Jazeera)\b"
+    r"TASS|Xinhua|al-Jazeera|Al\s+Jazeera|media|tabloids?|newswire|wire\s+service|"
+    r"news\s+agency|state\s+(?:television|TV|radio)|television|radio)\b"
 )
 _DOCUMENT = re.compile(
     r"\b(?:message|report|reports|statement|memo|letter|document|documents|poll|polls|"
     r"survey|study|studies|data|record|records|filing|e-?mail|tweet|post|video|recording|"
     r"estimate|estimates|analysis|book|article|transcript|website|study|figures|census|"
-    r"complaint|lawsuit|indictment|ruling|order|note|notes|ad|advertisement|release)\b",
+    r"complaint|lawsuit|indictment|ruling|order|note|notes|ad|advertisement|release|"
+    r"audit|inquiry|review)\b",
     re.IGNORECASE,
 )
 _ORG = re.compile(
@@ -273,17 +283,19 @@ _ORG = re.compile(
     r"Corp|police|army|military|company|Bureau|Court|court|Kremlin|Parliament|Union|"
     r"Foundation|Fund|Group|group|Coalition|coalition|Democrats|Republicans|GOP|DNC|RNC|"
     r"FBI|CIA|State\s+Department|Justice|Rescue|Bank|Service|Board|Center|Centre|"
-    r"officials|authorities|ministry|agency|spokesman\s+for|spokeswoman\s+for)\b"
+    r"officials|authorities|ministry|agency|spokesman\s+for|spokeswoman\s+for|"
+    r"(?i:companies|firms|businesses|banks|unions|agencies|ministries|governments|insurers|"
+    r"retailers|airlines|carmakers|manufacturers|operators|lenders|utilities))\b"
 )
 _ANON_HEAD = re.compile(
     r"\b(?:officials?|sources?|aides?|people|person|persons|analysts?|experts?|diplomats?|"
     r"advisers?|advisors?|insiders?|observers?|critics?|residents?|witnesses?|someone|"
-    r"staffers?|members?|allies|spokesperson|spokesman|spokeswoman|officer|officers|"
+    r"staffers?|members?|allies|spokesperson|spokesman|spokeswoman|officer|officers|another|"
     r"lawmakers?|investigators?|activists?|supporters?|one|many|some|others)\b",
     re.IGNORECASE,
 )
 _INDEFINITE = re.compile(
-    r"^(?:a|an|one|two|three|several|some|many|other|multiple|senior|unnamed|anonymous|"
+    r"^(?:a|an|one|another|two|three|several|some|many|other|multiple|senior|unnamed|anonymous|"
     r"administration|\w+\s+familiar)\b",
     re.IGNORECASE,
 )
@@ -341,6 +353,7 @@ def _quotes(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return out
 
 
+_CLAUSE_CONJ = re.compile(r"(?<=[,;])\s*(?:while|whereas|but|and|although|though)$", re.IGNORECASE)
 _SUBORDINATE = re.compile(
     r"\b(?:after|before|since|when|while|until|because|although|though|if|as|once)\s+",
     re.IGNORECASE,
@@ -671,6 +684,10 @@ class _Finder:
             if any(q[0] < m.start() < q[1] for q in inside):
                 continue
             self._according(sent, m.start(), m.end())
+        for m in _PUT_AT.finditer(text, s0, s1):
+            if any(q[0] < m.start() < q[1] for q in inside):
+                continue
+            self._put_at(sent, m)
         for m in _ASKED.finditer(text, s0, s1):
             if any(q[0] < m.start() < q[1] for q in inside):
                 continue
@@ -702,8 +719,11 @@ class _Finder:
             prev_word = re.findall(r"[\w’']+", text[max(s0, c0 - 30) : c0])
             if verb in _NOUNISH and (not prev_word or prev_word[-1].lower() in _DETERMINERS):
                 continue
-            if re.match(r"\s*(?:of|from|by|to|for|on)\b", text[c1 : c1 + 6]) and verb in _NOUNISH:
-                continue
+            if verb in _NOUNISH and re.match(
+                r"\s*(?:of|from|by|to|for|on|are|were|is|was|have|had|will|would|could|can)\b",
+                text[c1 : c1 + 8],
+            ):
+                continue  # a noun: "news reports of …", "as claims are filed"
             if verb in _NEEDS_THAT and not _THAT.match(text, c1):
                 continue
             raw = self._cue(sent, m, inside, used)
@@ -730,9 +750,29 @@ class _Finder:
                 k = src.start - 1
                 while k > a and text[k].isspace():
                     k -= 1
+                # ", while the Red Cross said …": a conjunction may open the second clause
+                conj = _CLAUSE_CONJ.search(text, a, k + 1)
+                if conj is not None:
+                    k = conj.start() - 1
+                    while k > a and text[k].isspace():
+                        k -= 1
                 if text[k] == ",":
                     return _content_end(text, a, k)
         return end
+
+    def _put_at(self, sent: Sentence, m: re.Match[str]) -> None:
+        """``The Red Cross put the number of missing at more than 200``: an estimate
+        whose content is the measured quantity and its figure."""
+        text = self.text
+        src = _source_left(text, sent.start, m.start("cue"))
+        if src is None:
+            return
+        stop = re.compile(r"[,;]|\.(?:\s|$)").search(text, m.end(), sent.end)
+        end = stop.start() if stop else _content_end(text, m.end(), sent.end)
+        content = make_span(text, m.start("obj"), end)
+        if content is not None:
+            cue = TextSpan(m.start("cue"), m.end("cue"), m.group("cue"))
+            self.raws.append(_Raw(src, cue, content, False))
 
     def _according(self, sent: Sentence, a0: int, a1: int) -> None:
         text = self.text
@@ -881,6 +921,14 @@ class _Finder:
 
         # trailing without quotes: "Claim, SOURCE said."
         comma = text.rfind(",", s0, c0)
+        if comma > s0 and self._trail_cut == comma and not text[comma + 1 : c0].strip():
+            # "Claim, the council's highways director, Graham Peel, said at …"
+            appos = _source_left(text, s0, c0)
+            lead = text.rfind(",", s0, appos.start) if appos is not None else -1
+            if appos is not None and lead > s0:
+                content = make_span(text, _strip_lead(text, s0, lead), lead)
+                if content is not None and len(content.text.split()) >= 3:
+                    return _Raw(appos, cue, content, content.text[:1] in _OPEN_Q)
         if comma > s0 and self._trail_cut == comma:
             src = make_span(text, comma + 1, c0)
             if (
@@ -897,10 +945,20 @@ class _Finder:
         return None
 
 
+_PERSON_NAME = re.compile(
+    r"(?:(?:[A-Z][a-z]{0,3}\.|[A-Z]\.)\s*){0,2}[A-Z][a-z’'\-]+(?:\s+(?:[A-Z]\.|[A-Z][a-z’'\-]+)){1,3}"
+)
+
+
 def _head_name(source: str) -> str:
     """The part of a source phrase that names the speaker (the proper name of an
     appositive pair, else the whole phrase)."""
     parts = [p.strip() for p in source.split(",") if p.strip()]
+    if len(parts) > 1:
+        # "Coastline Rail's chief executive, Sandra Lowe": the part that is all name
+        for p in parts:
+            if _PERSON_NAME.fullmatch(p) and not _ORG.search(p) and not _OUTLET.search(p):
+                return p
     for p in parts:
         if _TITLE.search(p) or (
             len(_CAP_WORD.findall(p)) >= 2
@@ -926,12 +984,16 @@ def speaker_type(source: str) -> SpeakerType:
         first_noun = re.search(
             r"\b(?:message|report|statement|memo|letter|document|poll|survey|study|data|"
             r"records?|filing|e-?mail|tweet|post|video|estimates?|analysis|transcript|"
-            r"census|complaint|lawsuit|indictment|ruling|release)\b",
+            r"census|complaint|lawsuit|indictment|ruling|release|audit|inquiry|review)\b",
             lower,
         )
         if first_noun and first_noun.start() <= 25:
             return "document"
-    if _OUTLET.search(head) and not _TITLE.search(head):
+    if (
+        _OUTLET.search(head)
+        and not _TITLE.search(head)
+        and not _ANON_HEAD.search(_core_phrase(head))  # "A YPG media official"
+    ):
         return "outlet"
     if _TITLE.search(source) and not _INDEFINITE.match(head):
         return "person"
@@ -942,6 +1004,16 @@ def speaker_type(source: str) -> SpeakerType:
         and not _ANON_HEAD.fullmatch(w.lower())
         and not _INDEFINITE.fullmatch(w.lower())
     ]
+    core = _core_phrase(head)
+    if (
+        _ANON_HEAD.search(core)
+        and _INDEFINITE.match(core)
+        and not _TITLE.search(core)
+        and not any(_ACRONYM.match(w) for w in core.split()[1:])
+    ):
+        # "A senior official at the transport ministry": an unnamed person, whatever
+        # institution the modifier names
+        return "anonymous"
     if (
         _ANON_HEAD.search(head)
         and (
@@ -957,6 +1029,30 @@ def speaker_type(source: str) -> SpeakerType:
     if caps or _PERSON_ROLE.search(head):
         return "person"
     return "unknown"
+
+
+_POST_MODIFIER = re.compile(
+    r"\s(?:at|of|for|from|in|with|within|inside|on|close\s+to|familiar\s+with|"
+    r"briefed\s+on|involved\s+in|who|whose|that)\s",
+    re.IGNORECASE,
+)
+
+
+#: "<estimates|figures|data|a report> from|by WHO": the speaker is WHO.
+_DOCUMENT_FROM = re.compile(
+    r"^(?:(?:the|a|an|new|initial|early|earlier|latest|preliminary|official|recent|its|"
+    r"their)\s+){0,3}(?:estimates?|figures|data|numbers|statistics|report|reports|"
+    r"projections?|forecasts?|counts?|tallies|tally|calculations?)\s+(?:from|by)\s+"
+    r"(?P<who>[^,;]{3,80})$",
+    re.IGNORECASE,
+)
+
+
+def _core_phrase(head: str) -> str:
+    """The noun phrase before its first post-modifier ("A senior official" of "A senior
+    official at the transport ministry")."""
+    m = _POST_MODIFIER.search(head)
+    return head[: m.start()] if m else head
 
 
 def _anon_head(name: str) -> str | None:
@@ -1082,6 +1178,12 @@ def _assemble(
             src = r.source.text
             stype = typer(r.source)
             name = _head_name(src)
+            vehicle = _DOCUMENT_FROM.match(src)
+            if vehicle is not None:
+                # "Initial estimates from the United Nations": the estimates speak for
+                # the United Nations
+                name = vehicle.group("who")
+                stype = speaker_type(name)
             lower = src.lower()
             first_word = lower.split()[0]
             if first_word in _PERSON_PRONOUNS and persons:
@@ -1111,10 +1213,12 @@ def _assemble(
                         and (
                             kname.split()[-1:] == [last] and len(name.split()) < len(kname.split())
                         )
+                        # "officials", "sources": a generic head names no one in particular
+                        and not _ANON_HEAD.fullmatch(last.lower())
                     ):
                         name, linked = kname, kid
                         break
-                    if kname == name:
+                    if kname.casefold() == name.casefold():
                         linked = kid
                         break
         if r.source is not None and linked is None:

@@ -248,3 +248,70 @@ def test_short_pronoun_content_and_sourceless_said_that() -> None:
     # the dash-interrupted subject is not recovered, but the claim is still attributed
     assert b.cue is not None and b.cue.text == "said"
     assert b.content.text == "that the race was over"
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("A senior official at the transport ministry", "anonymous"),
+        ("a spokesman for the national police", "anonymous"),
+        ("Another", "anonymous"),
+        ("A YPG media official", "anonymous"),
+        ("Local media", "outlet"),
+        ("The two companies", "organization"),
+        ("Insurers", "organization"),
+    ],
+)
+def test_speaker_types_of_unnamed_people_and_groups(source: str, kind: str) -> None:
+    assert speaker_type(source) == kind
+
+
+def test_a_second_attribution_ends_the_first_content() -> None:
+    text = "The ministry said 18,000 people had left, while the Red Cross said 26,000 were gone."
+    got = _triples(text)
+    assert ("The ministry", "said", "18,000 people had left") in got
+    assert ("the Red Cross", "said", "26,000 were gone") in got
+
+
+def test_trailing_appositive_source() -> None:
+    text = (
+        "The repairs cost 8.4 million pounds, more than planned, the council's highways "
+        "director, Graham Peel, said at a ceremony."
+    )
+    (a,) = _attrs(text)
+    assert a.source is not None and a.source.text.endswith("Graham Peel")
+    assert a.speaker_name == "Graham Peel" and a.speaker_type == "person"
+    assert a.content.text == "The repairs cost 8.4 million pounds, more than planned"
+
+
+def test_an_estimate_put_at_a_figure() -> None:
+    (a,) = _attrs("The Red Cross put the number of missing at more than 200, based on calls.")
+    assert (a.source.text if a.source else None, a.cue.text if a.cue else None) == (
+        "The Red Cross",
+        "put",
+    )
+    assert a.content.text == "the number of missing at more than 200"
+
+
+def test_estimates_from_an_organisation_speak_for_it() -> None:
+    (a,) = _attrs("Initial estimates from the United Nations suggest the total may be higher.")
+    assert a.speaker_name == "the United Nations" and a.speaker_type == "organization"
+
+
+def test_a_noun_is_not_a_cue() -> None:
+    text = (
+        "Insurers estimate the damage at 60 million euros, a figure likely to rise as "
+        "claims are filed."
+    )
+    assert [(s, c) for s, c, _ in _triples(text)] == [("Insurers", "estimate")]
+
+
+def test_a_headline_finding_is_the_documents() -> None:
+    text = "Audit Finds Operator Overstated Punctuality\n\nThe audit found delays were hidden."
+    kinds = {a.source.text: a.speaker_type for a in _attrs(text) if a.source}
+    assert kinds.get("Audit") == "document"
+
+
+def test_the_person_named_in_an_appositive_is_the_speaker() -> None:
+    (a,) = _attrs("Coastline Rail's chief executive, Sandra Lowe, said the audit was wrong.")
+    assert a.speaker_name == "Sandra Lowe"

@@ -118,7 +118,7 @@ def test_figure_conflict_group(seed: tuple[Document, Findings]) -> None:
     assert got == [
         (1000.0, "SDF officials", True),
         (20000.0, "the Pentagon", True),
-        (25000.0, "Initial estimates from the United Nations and SDF officials", True),
+        (25000.0, "the United Nations and SDF officials", True),
         (45000.0, "a message recovered from the phone of an IS fighter", True),
     ]
     assert group.figures[0].time == "in late February"
