@@ -97,7 +97,9 @@ def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verifi
     return stricter(v, Verification(status=status, reasons=[reason]))
 
 
-def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:
+def _rule_flags(
+    doc: Document, findings: Findings, instructions: frozenset[str] = frozenset()
+) -> list[Flag]:
     flags: list[Flag] = []
 
     def add(type_: FlagType, message: str, span: Span | None, sids: Iterable[str]) -> None:
@@ -138,9 +140,27 @@ def _rule_flags(doc: Document, findings: Findings) -> list[Flag]:
                 [sentence.id],
             )
             break
+    for injected in (doc.sentence(i) for i in sorted(instructions, key=lambda i: int(i[1:]))):
+        if injected is None:
+            continue
+        add(
+            "unverified",
+            "text addressed to an AI model (possible prompt injection): not the article's "
+            "reporting, never used as evidence",
+            span_of(doc, injected.start, injected.end, injected.id),
+            [injected.id],
+        )
     reported = {c.sentence_id for c in findings.cues if c.type == "reported"}
     seen_anon: set[tuple[str, ...]] = set()
     for att in findings.attributions:
+        if att.speaker_type == "outlet" and att.linked_to is None and att.source is not None:
+            # "Local media reported …": the article relays another outlet's reporting
+            add(
+                "second_hand",
+                f"relayed from other reporting: {att.speaker_name or att.source.text}",
+                _span(doc, att.source, att.sentence_ids[0] if att.sentence_ids else None),
+                att.sentence_ids,
+            )
         if att.speaker_type != "anonymous":
             continue
         anchor = att.source or att.cue or att.content
@@ -392,10 +412,13 @@ def merge(
     model_flags: Sequence[Flag],
     next_claim_index: int,
     blocked: frozenset[str] = frozenset(),
+    instructions: frozenset[str] = frozenset(),
 ) -> Merged:
     """Claims (model, then rule-found ones the model missed), merged flags attached to
-    claims, and figures. Verdicts only ever get stricter here, never looser."""
-    flags = merge_flags(model_flags, _rule_flags(doc, findings))
+    claims, and figures. Verdicts only ever get stricter here, never looser. Sentences
+    in ``blocked`` give no claims; those in ``instructions`` (text addressed to a model)
+    are flagged ``unverified`` so an editor sees them."""
+    flags = merge_flags(model_flags, _rule_flags(doc, findings, instructions))
     claims: list[Claim] = []
     matched: set[str] = set()
     for claim in model_claims:
@@ -420,6 +443,9 @@ def merge(
                     ),
                 ],
             )
+        if updated.speaker.type == "outlet" and not updated.speaker.name and findings.byline:
+            # the text's own voice is its author's
+            updated.speaker = Speaker(name=findings.byline, type="outlet")
         updated.verification = check_speaker(doc, updated, match, findings.attributions)
         cue = claim.cue or (match.cue.text if match is not None and match.cue else None)
         updated.polarity = polarity_of(cue, claim.text)

@@ -90,7 +90,13 @@ async def analyze(
     grounded = await _cpu(lambda: ground(doc, out.analysis, n_summary, excluded), big)
     merged = await _cpu(
         lambda: merge(
-            doc, findings, grounded.claims, grounded.flags, len(out.analysis.claims) + 1, excluded
+            doc,
+            findings,
+            grounded.claims,
+            grounded.flags,
+            len(out.analysis.claims) + 1,
+            excluded,
+            instructions=blocked,
         ),
         big,
     )

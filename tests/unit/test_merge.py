@@ -164,3 +164,24 @@ async def test_rules_never_turn_an_injected_instruction_into_a_claim(settings: S
     assert all(injected not in [e.sentence_id for e in c.evidence] for c in result.claims)
     assert all("resigned" not in c.text for c in result.claims)
     assert any(c.origin == "rules" and "approved the budget" in c.text for c in result.claims)
+    # the editor sees the injected sentence flagged, never as evidence
+    flagged = [f for f in result.flags if injected in f.sentence_ids and f.type == "unverified"]
+    assert any("prompt injection" in f.message for f in flagged)
+
+
+async def test_reporting_relayed_from_other_media_is_second_hand(settings: Settings) -> None:
+    text = (
+        "The rail operator overstated its punctuality, an audit found.\n\n"
+        "Local media reported last week that the authority was considering ending the contract."
+    )
+    reply = {
+        "summary": [
+            {"text": "An audit found the operator overstated punctuality.", "sentences": ["S1"]}
+        ],
+        "claims": [],
+        "flags": [],
+    }
+    result = await _run(text, reply, settings)
+    media = sid(prepare(text), "Local media")
+    [flag] = [f for f in result.flags if f.type == "second_hand" and media in f.sentence_ids]
+    assert flag.span is not None and flag.span.text == "Local media"
