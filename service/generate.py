@@ -40,6 +40,12 @@ from .text import Document
 #: Offered speaker names and attribution hints are capped so the prompt stays short.
 MAX_SPEAKERS = 20
 MAX_HINTS = 20
+#: The speaker list of the claims prompt when the rules named nobody.
+FREE_SPEAKERS_NOTE = (
+    f'- (none found: write the speaker as the article names them, with "speaker_type"; '
+    f'"{OUTLET_SPEAKER}" when the article states it, "{UNNAMED_SPEAKER}" when it names '
+    "no source)"
+)
 _PRONOUNS = frozenset({"he", "she", "they", "it", "we", "i", "you", "his", "her", "their"})
 
 
@@ -126,7 +132,7 @@ async def _single(
 def _v2_claims(claims: V2Claims, speakers: dict[str, LLMSpeakerType]) -> list[LLMClaim]:
     out: list[LLMClaim] = []
     for c in claims.claims:
-        kind = speakers.get(c.speaker, "unknown")
+        kind = speakers.get(c.speaker) or c.speaker_type or "unknown"
         name = None if c.speaker in (OUTLET_SPEAKER, UNNAMED_SPEAKER) else c.speaker
         out.append(
             LLMClaim(
@@ -155,6 +161,9 @@ async def _focused(
 ) -> ModelOutput:
     ids = [s.id for s in doc.sentences if s.id not in hidden]
     speakers = speaker_choices(findings, hidden)
+    # nobody named by the rules (another language, or no attribution they know): the
+    # model writes names itself, and the speaker check looks for them near the evidence
+    free = set(speakers) <= {OUTLET_SPEAKER, UNNAMED_SPEAKER}
     summary_call = complete_structured(
         llm,
         model=model,
@@ -182,13 +191,15 @@ async def _focused(
                 "max_claims": str(V2_MAX_CLAIMS),
                 "outlet": OUTLET_SPEAKER,
                 "unnamed": UNNAMED_SPEAKER,
-                "speakers": "\n".join(f"- {name}" for name in speakers),
+                "speakers": FREE_SPEAKERS_NOTE
+                if free
+                else "\n".join(f"- {name}" for name in speakers),
                 "attributions": attribution_hints(findings, blocked | hidden),
             },
             hidden=hidden,
         ),
         output_model=V2Claims,
-        schema=v2_claims_schema(ids, list(speakers)),
+        schema=v2_claims_schema(ids, list(speakers), free_speakers=free),
         max_reasks=max_reasks,
     )
     t = time.perf_counter()

@@ -107,6 +107,8 @@ class V2Summary(_Lenient):
 class V2Claim(_Lenient):
     sentence: SentenceId
     speaker: str = Field(..., min_length=1, max_length=120)
+    #: Asked for only when the speaker is written freely (no names to choose from).
+    speaker_type: LLMSpeakerType | None = None
     cue: str | None = Field(None, max_length=30)
     text: str = Field(..., min_length=1, max_length=V2_MAX_CLAIM_CHARS)
 
@@ -139,14 +141,37 @@ def v2_summary_schema(summary_sentences: int, sentence_ids: Sequence[str]) -> di
     return schema
 
 
-def v2_claims_schema(sentence_ids: Sequence[str], speakers: Sequence[str]) -> dict[str, Any]:
+#: The speaker types a model may give a speaker it names itself.
+FREE_SPEAKER_TYPES = ("person", "organization", "anonymous", "document", "outlet")
+V2_MAX_FREE_SPEAKER_CHARS = 80
+
+
+def v2_claims_schema(
+    sentence_ids: Sequence[str], speakers: Sequence[str], free_speakers: bool = False
+) -> dict[str, Any]:
     """Schema of the claims call: the cited sentence one of the article's ids and the
     speaker one of the offered names (the rules' speakers, the outlet, an unnamed
-    source)."""
+    source). With ``free_speakers`` (the rules named nobody: another language, or no
+    attribution they recognise) the model writes the speaker's name, bounded, and its
+    type."""
     schema = copy.deepcopy(v2_base_schemas()[1])
-    props = schema["$defs"]["V2Claim"]["properties"]
+    claim = schema["$defs"]["V2Claim"]
+    props = claim["properties"]
     if sentence_ids and len(sentence_ids) <= MAX_ENUM_IDS:
         props["sentence"] = {"type": "string", "enum": list(sentence_ids)}
-    if speakers:
-        props["speaker"] = {"type": "string", "enum": list(dict.fromkeys(speakers))}
+    if free_speakers:
+        props["speaker"] = {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": V2_MAX_FREE_SPEAKER_CHARS,
+        }
+        props["speaker_type"] = {"type": "string", "enum": list(FREE_SPEAKER_TYPES)}
+        claim["required"] = [*claim.get("required", []), "speaker_type"]
+        # the type right after the name
+        order = ["sentence", "speaker", "speaker_type"]
+        claim["properties"] = {k: props[k] for k in [*order, *(k for k in props if k not in order)]}
+    else:
+        del props["speaker_type"]
+        if speakers:
+            props["speaker"] = {"type": "string", "enum": list(dict.fromkeys(speakers))}
     return schema

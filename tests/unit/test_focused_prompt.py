@@ -215,5 +215,63 @@ def test_every_field_the_model_writes_is_bounded() -> None:
     from service.llm_output import v2_claims_schema, v2_summary_schema
 
     ids = [f"S{i}" for i in range(1, 30)]
-    for schema in (v2_summary_schema(3, ids), v2_claims_schema(ids, ["a", "b"])):
+    for schema in (
+        v2_summary_schema(3, ids),
+        v2_claims_schema(ids, ["a", "b"]),
+        v2_claims_schema(ids, [], free_speakers=True),
+    ):
         assert _unbounded(schema) == [], _unbounded(schema)
+
+
+SPANISH = (
+    "La alcaldesa, Lucía Ferrer, afirmó que el plan reducirá el tráfico en un 40 %.\n\n"
+    "Según fuentes municipales, la obra costará 12 millones de euros."
+)
+
+
+async def test_with_no_names_from_the_rules_the_model_writes_the_speaker(v2: Settings) -> None:
+    doc = prepare(SPANISH)
+    first, second = doc.sentences[0].id, doc.sentences[1].id
+    fake = FakeLLM(
+        _summary(("El plan reducirá el tráfico en un 40 %.", [first])),
+        {
+            "claims": [
+                {
+                    "sentence": first,
+                    "speaker": "Lucía Ferrer",
+                    "speaker_type": "person",
+                    "cue": "afirmó",
+                    "text": "El plan reducirá el tráfico en un 40 %.",
+                },
+                {
+                    "sentence": second,
+                    "speaker": "María Gómez",
+                    "speaker_type": "person",
+                    "cue": None,
+                    "text": "La obra costará 12 millones de euros.",
+                },
+            ]
+        },
+    )
+    result = await analyze(AnalysisRequest(text=SPANISH), v2, fake)
+    claim_schema = fake.requests[1].schema["$defs"]["V2Claim"]
+    assert "enum" not in claim_schema["properties"]["speaker"], "no list to choose from"
+    assert claim_schema["properties"]["speaker"]["maxLength"] <= 80
+    assert "speaker_type" in claim_schema["required"]
+    assert "none found" in fake.requests[1].messages[-1]["content"]
+    named = next(c for c in result.claims if "40 %" in c.text)
+    assert (named.speaker.name, named.speaker.type) == ("Lucía Ferrer", "person")
+    assert named.verification.status == "supported"
+    invented = next(c for c in result.claims if "12 millones" in c.text)
+    assert invented.verification.status != "supported", "a name not in the text is caught"
+    assert "speaker-not-found" in {r.code for r in invented.verification.reasons}
+
+
+async def test_rule_names_keep_the_speaker_a_closed_list(v2: Settings) -> None:
+    fake = FakeLLM(
+        _summary(("Gen. Joseph Votel said the fighters were not defeated.", ["S4"])), {"claims": []}
+    )
+    await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    claim_schema = fake.requests[1].schema["$defs"]["V2Claim"]
+    assert "enum" in claim_schema["properties"]["speaker"]
+    assert "speaker_type" not in claim_schema["properties"], "no extra tokens to write"
