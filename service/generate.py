@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 
 from .analyzers import Findings
+from .analyzers.attributions import speaker_type
 from .errors import ModelOutputInvalid, Usage
 from .llm import LLM, StructuredResult, complete_structured
 from .llm_output import (
@@ -132,7 +133,7 @@ async def _single(
 def _v2_claims(claims: V2Claims, speakers: dict[str, LLMSpeakerType]) -> list[LLMClaim]:
     out: list[LLMClaim] = []
     for c in claims.claims:
-        kind = speakers.get(c.speaker) or c.speaker_type or "unknown"
+        kind = speakers.get(c.speaker) or _free_type(c.speaker, c.speaker_type)
         name = None if c.speaker in (OUTLET_SPEAKER, UNNAMED_SPEAKER) else c.speaker
         out.append(
             LLMClaim(
@@ -145,6 +146,13 @@ def _v2_claims(claims: V2Claims, speakers: dict[str, LLMSpeakerType]) -> list[LL
             )
         )
     return out
+
+
+def _free_type(name: str, said: LLMSpeakerType | None) -> LLMSpeakerType:
+    """The type of a speaker the model named itself: the rules' typing of the name when
+    it is definite, else what the model said."""
+    typed = speaker_type(name)
+    return typed if typed != "unknown" else (said or "unknown")
 
 
 async def _focused(

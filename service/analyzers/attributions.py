@@ -286,6 +286,11 @@ _ORG = re.compile(
     r"officials|authorities|ministry|agency|spokesman\s+for|spokeswoman\s+for|"
     r"(?i:companies|firms|businesses|banks|unions|agencies|ministries|governments|insurers|"
     r"retailers|airlines|carmakers|manufacturers|operators|lenders|utilities))\b"
+    # institutions named in other languages ("la Asociación de Comerciantes")
+    r"|\b(?i:Asociaci[oó]n|Ayuntamiento|Ministerio|Gobierno|Partido|Comisi[oó]n|Consejo|"
+    r"Sindicato|Federaci[oó]n|Fundaci[oó]n|Universidad|Agencia|Polic[ií]a|Junta|Tribunal|"
+    r"Minist[eè]re|Gouvernement|Mairie|Parti|Conseil|Syndicat|Regierung|Ministerium|"
+    r"Partei|Verband|Gewerkschaft|Stadtrat|Associa[cç][aã]o|Governo|Comune|Ministero)\b"
 )
 _ANON_HEAD = re.compile(
     r"\b(?:officials?|sources?|aides?|people|person|persons|analysts?|experts?|diplomats?|"

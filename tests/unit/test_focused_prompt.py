@@ -275,3 +275,11 @@ async def test_rule_names_keep_the_speaker_a_closed_list(v2: Settings) -> None:
     claim_schema = fake.requests[1].schema["$defs"]["V2Claim"]
     assert "enum" in claim_schema["properties"]["speaker"]
     assert "speaker_type" not in claim_schema["properties"], "no extra tokens to write"
+
+
+def test_a_speaker_the_model_names_is_typed_by_the_rules_first() -> None:
+    from service.generate import _free_type
+
+    assert _free_type("la Asociación de Comerciantes", "anonymous") == "organization"
+    assert _free_type("Lucía Ferrer", "anonymous") == "person"
+    assert _free_type("fuentes municipales", "anonymous") == "anonymous"
