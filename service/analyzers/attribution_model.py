@@ -273,6 +273,29 @@ _DOCUMENT_NOUNS = frozenset(
 )
 
 
+def _head(seq: Sequence[Token], run: Run) -> Token:
+    """The token of ``seq[run]`` whose head lies outside the run (or is itself)."""
+    return next(
+        (seq[k] for k in range(*run) if not run[0] <= seq[k].head < run[1] or seq[k].head == k),
+        seq[run[0]],
+    )
+
+
+def needs_entities(rule_type: SpeakerType, seq: Sequence[Token], run: Run) -> bool:
+    """Whether :func:`parsed_type` reads the entities of the source ``seq[run]`` (so the
+    entity recogniser runs only on the phrases whose type depends on it)."""
+    if rule_type in ("outlet", "document"):
+        return False
+    head = _head(seq, run)
+    if head.pos == "PROPN":
+        return True
+    if head.pos != "NOUN" or rule_type != "unknown":
+        return False
+    noun = head.lower[:-1] if head.lower.endswith("s") and len(head.lower) > 4 else head.lower
+    known = _DOCUMENT_NOUNS | _INSTITUTION_NOUNS
+    return head.lower not in known and noun not in known
+
+
 def parsed_type(
     rule_type: SpeakerType,
     seq: Sequence[Token],
@@ -285,10 +308,7 @@ def parsed_type(
     """
     if rule_type in ("outlet", "document"):
         return rule_type
-    head = next(
-        (seq[k] for k in range(*run) if not run[0] <= seq[k].head < run[1] or seq[k].head == k),
-        seq[run[0]],
-    )
+    head = _head(seq, run)
     if head.pos == "PRON":
         return "person" if head.lower in _PERSON_PRONOUNS else rule_type
     label = next((lab for a, b, lab in ents if a <= head.start < b), None)

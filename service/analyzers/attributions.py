@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from service.analyzers._spans import SentenceIndex, make_span, words
-from service.analyzers.attribution_model import locate, parsed_type, propose
+from service.analyzers.attribution_model import locate, needs_entities, parsed_type, propose
 from service.analyzers.findings import Attribution, SpeakerType, TextSpan
 from service.learned.attribution import Tagged
 from service.learned.attribution import tagger as attribution_tagger
@@ -1137,19 +1137,27 @@ def _typer(
     if tagged is None:
         return lambda span: speaker_type(span.text)
     spans = {(r.source.start, r.source.end): r.source for r in raws if r.source is not None}
-    order = list(spans.values())
-    ents = entities([s.text for s in order])
+    rule_types = {key: speaker_type(span.text) for key, span in spans.items()}
+    located = {key: locate(tagged, span) for key, span in spans.items()}
+    # the entity recogniser runs, in one batch, only where the type depends on it
+    order = [
+        span
+        for key, span in spans.items()
+        if (where := located[key]) is not None and needs_entities(rule_types[key], *where)
+    ]
+    ents = entities([s.text for s in order]) if order else []
     found = {
         (s.start, s.end): [(s.start + a, s.start + b, lab) for a, b, lab in e]
         for s, e in zip(order, ents, strict=True)
     }
 
     def typed(span: TextSpan) -> SpeakerType:
-        rule_type = speaker_type(span.text)
-        where = locate(tagged, span)
+        key = (span.start, span.end)
+        rule_type = rule_types.get(key) or speaker_type(span.text)
+        where = located[key] if key in located else locate(tagged, span)
         if where is None:
             return rule_type
-        return parsed_type(rule_type, where[0], where[1], found.get((span.start, span.end), []))
+        return parsed_type(rule_type, where[0], where[1], found.get(key, []))
 
     return typed
 
