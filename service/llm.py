@@ -260,7 +260,9 @@ class LiteLLMClient:
             "messages": list(request.messages),
             "temperature": self.settings.temperature,
             "max_tokens": self.settings.max_output_tokens,
-            "timeout": timeout_s,
+            # constant: litellm caches its provider client (and so its connection pool)
+            # per timeout value; the call's remaining budget is the deadline below
+            "timeout": self.settings.timeout_s,
             "num_retries": 0,
             "max_retries": 0,
             "response_format": response_format_for(

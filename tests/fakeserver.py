@@ -89,6 +89,7 @@ class FakeModelServer:
         self.fixed: Reply | None = None
         self.requests: list[dict[str, Any]] = []
         self.headers_seen: list[dict[str, str]] = []
+        self.peers: list[tuple[str, int] | None] = []  # client address of each request
         self.in_flight = 0
         self.max_in_flight = 0
         self.port = _free_port()
@@ -124,6 +125,8 @@ class FakeModelServer:
     async def _chat(self, request: Request) -> Response:
         self.requests.append(json.loads(await request.body()))
         self.headers_seen.append({k.lower(): v for k, v in request.headers.items()})
+        client = request.scope.get("client")
+        self.peers.append(tuple(client) if client else None)
         reply = self._next()
         if reply is None:
             return JSONResponse({"error": {"message": "no reply scripted"}}, status_code=500)

@@ -160,3 +160,26 @@ def test_context_window_exceeded_is_a_422(
 def test_readiness_with_a_live_server(client: TestClient) -> None:
     r = client.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+async def test_model_calls_reuse_one_connection(
+    settings: Settings, fake_server: FakeModelServer
+) -> None:
+    # without retries the remaining budget differs on every call; the provider client
+    # (and its connection pool) must not be rebuilt for each one
+    from service.llm import CompletionRequest, LiteLLMClient
+
+    s = settings.model_copy(
+        update={"model": "openai/local", "api_base": fake_server.base_url, "transport_retries": 0}
+    )
+    fake_server.always(Reply(content='{"ok": true}'))
+    client = LiteLLMClient(s)
+    request = CompletionRequest(
+        model="openai/local",
+        messages=[{"role": "user", "content": "hi"}],
+        schema={"type": "object"},
+    )
+    for _ in range(5):
+        await client.complete(request)
+    assert len(fake_server.peers) == 5
+    assert len(set(fake_server.peers)) == 1, fake_server.peers
