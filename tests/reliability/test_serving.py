@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -344,3 +345,98 @@ def test_serve_starts_the_local_model_once_for_all_workers(
     assert os.environ["FACTDESK_WORKERS"] == "3"
     assert cli.main(["serve", "--workers", "1", "--port", str(_free_port())]) == 0
     assert len(starts) == 2 and served[-1][0] == 1 and served[-1][1] is not None
+
+
+def _serve_two_workers(tmp_path: Path) -> tuple[subprocess.Popen[bytes], int, list[int]]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "FACTDESK_MODEL": "openai/local",
+        "FACTDESK_API_BASE": "http://127.0.0.1:9/v1",
+        "FACTDESK_LOCAL_SERVER": "never",
+        "FACTDESK_DATA_DIR": str(tmp_path),
+    }
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--workers", "2", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    assert _wait(lambda: len([p for p in _children(parent.pid) if _is_worker(p)]) == 2, 60)
+    workers = [p for p in _children(parent.pid) if _is_worker(p)]
+
+    def up() -> bool:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    assert _wait(up, 60) is not None, "the workers did not start serving"
+    # both listening: each worker's socket is in the port's group
+    assert _wait(lambda: len(_listeners(port)) == 2, 30) is not None
+    return parent, port, workers
+
+
+def _listeners(port: int) -> set[int]:
+    out = subprocess.run(
+        ["ss", "-ltnpH", f"( sport = :{port} )"], capture_output=True, text=True, check=False
+    ).stdout
+    return {int(p) for p in re.findall(r"pid=(\d+)", out)}
+
+
+def _stop(parent: subprocess.Popen[bytes], workers: list[int]) -> None:
+    if parent.poll() is None:
+        parent.kill()
+        parent.wait(timeout=10)
+    for pid in workers:
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="needs iproute2's ss")
+def test_keep_alive_clients_are_spread_over_the_workers(tmp_path: Path) -> None:
+    parent, port, workers = _serve_two_workers(tmp_path)
+    try:
+
+        async def connect_all() -> list[int]:
+            clients = [httpx.AsyncClient(timeout=10) for _ in range(100)]
+            try:
+                await asyncio.gather(*(c.get(f"http://127.0.0.1:{port}/healthz") for c in clients))
+                out = subprocess.run(
+                    ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                ).stdout
+                per = [out.count(f"pid={pid},") for pid in workers]
+                return per
+            finally:
+                for c in clients:
+                    await c.aclose()
+
+        per_worker = asyncio.run(connect_all())
+        assert sum(per_worker) == 100, per_worker
+        # a hash spread: fewer than 25 of 100 on one worker has odds below one in a million
+        assert min(per_worker) >= 25, per_worker
+    finally:
+        _stop(parent, workers)
+
+
+def test_a_worker_that_dies_is_replaced_and_sigterm_stops_all(tmp_path: Path) -> None:
+    parent, port, workers = _serve_two_workers(tmp_path)
+    new: list[int] = []
+    try:
+        os.kill(workers[0], signal.SIGKILL)
+        replaced = _wait(
+            lambda: len(set(p for p in _children(parent.pid) if _is_worker(p)) - set(workers)) == 1,
+            60,
+        )
+        assert replaced is not None, "the dead worker was not replaced"
+        new = [p for p in _children(parent.pid) if _is_worker(p) and p not in workers]
+        assert _wait(lambda: _listeners(port) == {workers[1], new[0]}, 60) is not None
+        parent.send_signal(signal.SIGTERM)
+        assert parent.wait(timeout=30) == 0
+        assert _wait(lambda: not any(_alive(p) for p in [workers[1], *new]), 20) is not None
+    finally:
+        _stop(parent, workers + new)
