@@ -340,18 +340,23 @@ def _serve_two_workers(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    assert _wait(lambda: len([p for p in _children(parent.pid) if _is_worker(p)]) == 2, 60)
-    workers = [p for p in _children(parent.pid) if _is_worker(p)]
+    workers: list[int] = []
+    try:
+        assert _wait(lambda: len([p for p in _children(parent.pid) if _is_worker(p)]) == 2, 60)
+        workers = [p for p in _children(parent.pid) if _is_worker(p)]
 
-    def up() -> bool:
-        try:
-            return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
+        def up() -> bool:
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
 
-    assert _wait(up, 60) is not None, "the workers did not start serving"
-    if shutil.which("ss"):  # both listening: each worker's socket is in the port's group
-        assert _wait(lambda: len(_listeners(port)) == 2, 30) is not None
+        assert _wait(up, 60) is not None, "the workers did not start serving"
+        if shutil.which("ss"):  # both listening: each worker's socket is in the port's group
+            assert _wait(lambda: _listeners(port) == set(workers), 30) is not None
+    except BaseException:
+        _stop(parent, workers or _children(parent.pid))
+        raise
     return parent, port, workers
 
 
