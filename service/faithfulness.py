@@ -14,6 +14,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from .learned.consistency import encodings_cached
 from .retrieval import SentenceIndex
 from .schemas import Reason
 from .support import RANK, Status, SupportCheck, check_support, words
@@ -109,6 +110,11 @@ def judge(
     whole, with the product's verdict (:func:`service.support.check_support`; the rule
     checks alone with ``learned=False``). Deterministic; never reads or writes anything
     but its arguments. An empty summary is faithful (it asserts nothing)."""
+    with encodings_cached():  # evidence sentences recur across a summary's sentences
+        return _judge(summary, article, top_k, learned)
+
+
+def _judge(summary: str, article: str, top_k: int, learned: bool) -> FaithfulnessVerdict:
     article_segments = segments(article)
     index = SentenceIndex([s.text for s in article_segments])
     verdicts: list[SentenceVerdict] = []

@@ -21,11 +21,13 @@ from . import learned
 from .analyzers import Findings
 from .analyzers import analyze as find_all
 from .generate import ask_model, prompt_sha256
-from .grounding import ground, removed_text
+from .grounding import Grounded, ground, removed_text
 from .judge import second_opinion
 from .language import language_warnings
+from .learned.consistency import encodings_cached
 from .llm import LLM
-from .merge import merge
+from .llm_output import LLMAnalysis
+from .merge import Merged, merge
 from .prompts import PromptTemplate, load_prompt
 from .schemas import (
     SCHEMA_VERSION,
@@ -34,6 +36,7 @@ from .schemas import (
     Component,
     Meta,
     SentenceRef,
+    SummarySentence,
     Timings,
     TokenUsage,
 )
@@ -87,20 +90,9 @@ async def analyze(
         max_reasks=settings.max_reasks,
         hidden=furniture,
     )
-    grounded = await _cpu(lambda: ground(doc, out.analysis, n_summary, excluded), big)
-    merged = await _cpu(
-        lambda: merge(
-            doc,
-            findings,
-            grounded.claims,
-            grounded.flags,
-            len(out.analysis.claims) + 1,
-            excluded,
-            instructions=blocked,
-        ),
-        big,
+    grounded, merged, (summary, rejected_summary) = await _cpu(
+        lambda: _verify(doc, findings, out.analysis, n_summary, blocked, excluded), big
     )
-    summary, rejected_summary = complete(doc, grounded.summary, n_summary, excluded)
     claims, rejected = merged.claims, list(grounded.rejected)
     attempts, usage, llm_ms = out.attempts, out.usage, out.llm_ms
     if request.options.verify_with_model:
@@ -151,6 +143,30 @@ async def analyze(
             },
         ),
     )
+
+
+def _verify(
+    doc: Document,
+    findings: Findings,
+    analysis: LLMAnalysis,
+    n_summary: int,
+    blocked: frozenset[str],
+    excluded: frozenset[str],
+) -> tuple[Grounded, Merged, tuple[list[SummarySentence], list[SummarySentence]]]:
+    """Ground the model's output, merge the rules' findings in, complete the summary;
+    each distinct sentence is encoded once for the consistency scorer meanwhile."""
+    with encodings_cached():
+        grounded = ground(doc, analysis, n_summary, excluded)
+        merged = merge(
+            doc,
+            findings,
+            grounded.claims,
+            grounded.flags,
+            len(analysis.claims) + 1,
+            excluded,
+            instructions=blocked,
+        )
+        return grounded, merged, complete(doc, grounded.summary, n_summary, excluded)
 
 
 def _warnings(

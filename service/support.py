@@ -237,6 +237,7 @@ def words(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of one word: a vocabulary-sized memo
 def stem(word: str) -> str:
     """A crude, stable stem of a lower-cased word: common inflections stripped, then the
     first six letters ("increased", "increases" -> "increa")."""
@@ -247,6 +248,7 @@ def stem(word: str) -> str:
     return word[:6]
 
 
+@lru_cache(maxsize=1 << 16)
 def is_content(word: str) -> bool:
     """True for a lower-cased word that carries content: not a stop word, number word or
     digit string, and longer than one letter."""
@@ -525,6 +527,10 @@ def check_support(
     )
     reasons = found.check.verification.reasons
     if not learned or found.hard:
+        return found.check
+    if found.check.verification.status == "supported" and not reasons:
+        # every check passed: the evidence says it in the statement's own words, and
+        # there is nothing left for the scorer to weigh
         return found.check
     from .learned import consistency
 

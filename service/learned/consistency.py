@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 import math
 import re
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -56,9 +57,27 @@ def split_sentences(evidence: str) -> list[str]:
     return parts or ([evidence.strip()] if evidence.strip() else [])
 
 
+#: Encodings kept while one analysis (or one bench pair, or one training run) checks
+#: its statements: the same sentence is encoded once per scope, never across requests.
+_ENCODINGS: ContextVar[dict[str, tuple[FloatArray, FloatArray]] | None] = ContextVar(
+    "consistency_encodings", default=None
+)
+
+
+@contextmanager
+def encodings_cached() -> Iterator[None]:
+    """Within this block (and the threads it hands work to), each distinct sentence is
+    encoded once."""
+    token = _ENCODINGS.set({})
+    try:
+        yield
+    finally:
+        _ENCODINGS.reset(token)
+
+
 class Encoder:
     """all-MiniLM-L6-v2 (int8, onnxruntime): unit-length contextual token vectors of
-    a sentence's content tokens, cached per sentence."""
+    a sentence's content tokens, cached per sentence within :func:`encodings_cached`."""
 
     def __init__(self, model_path: Path, tokenizer_path: Path, threads: int = 1) -> None:
         import onnxruntime as ort
@@ -73,15 +92,13 @@ class Encoder:
         self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._lock = threading.Lock()
-        self._cache: dict[str, tuple[FloatArray, FloatArray]] = {}
 
     def tokens(self, text: str) -> tuple[FloatArray, FloatArray]:
         """``(content token vectors, mean-pooled sentence vector)`` of ``text``, each
         vector of unit length; content tokens exclude punctuation and stop words (an
         empty matrix when the text has none)."""
-        with self._lock:
-            hit = self._cache.get(text)
+        cache = _ENCODINGS.get()
+        hit = cache.get(text) if cache is not None else None
         if hit is not None:
             return hit
         enc = self._tokenizer.encode(text)
@@ -99,10 +116,8 @@ class Encoder:
         if len(vectors):
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
         out = (vectors.astype(np.float32), pooled.astype(np.float32))
-        with self._lock:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            self._cache[text] = out
+        if cache is not None:
+            cache[text] = out
         return out
 
 

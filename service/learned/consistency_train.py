@@ -335,6 +335,13 @@ class _Scored:
 def _score_summaries(summaries: list[tuple[str, int, list[Pair]]]) -> _Scored:
     from . import consistency
 
+    with consistency.encodings_cached():
+        return _score_summaries_cached(summaries)
+
+
+def _score_summaries_cached(summaries: list[tuple[str, int, list[Pair]]]) -> _Scored:
+    from . import consistency
+
     enc = consistency.encoder()
     group, labels, hard, xs = [], [], [], []
     n_features = len(consistency.FEATURES)
@@ -438,10 +445,11 @@ def _features(pairs: Sequence[Pair]) -> np.ndarray:
 
     enc = consistency.encoder()
     rows = []
-    for n, p in enumerate(pairs):
-        rows.append(consistency.features(p.statement, p.evidence, p.article, enc))
-        if n % 1000 == 0:
-            log.info("  features %d/%d", n, len(pairs))
+    with consistency.encodings_cached():  # article sentences recur across pairs
+        for n, p in enumerate(pairs):
+            rows.append(consistency.features(p.statement, p.evidence, p.article, enc))
+            if n % 1000 == 0:
+                log.info("  features %d/%d", n, len(pairs))
     return np.array(rows, dtype=float)
 
 

@@ -125,3 +125,42 @@ def test_best_matches_returns_reading_order_indices_of_the_best_sentences() -> N
 
 def test_seed_file_is_where_the_tests_expect_it() -> None:
     assert SEED.name == "baghuz-voa-2019-03.txt"
+
+
+# ------------------------------------------------------------------ cost
+
+
+def test_a_statement_every_rule_check_passes_needs_no_scorer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    article, sentences = _seed()
+    said = next(s for s in sentences if "the Pentagon estimates about 20,000" in s)
+
+    def scorer(*args: object) -> float:
+        raise AssertionError("the scorer ran")
+
+    monkeypatch.setattr(consistency, "probability", scorer)
+    verification = check_support(said, said, article).verification
+    assert verification.status == "supported" and not verification.reasons
+
+
+def test_encodings_are_kept_within_a_scope_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    encoder = consistency.encoder()
+    runs: list[int] = []
+    session = encoder._session
+
+    class Counting:
+        def run(self, *args: object, **kwargs: object) -> object:
+            runs.append(1)
+            return session.run(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(encoder, "_session", Counting())
+    text = "The camp now holds more than 65,000 people."
+    with consistency.encodings_cached():
+        first = encoder.tokens(text)
+        again = encoder.tokens(text)
+    assert len(runs) == 1 and again is first
+    with consistency.encodings_cached():
+        encoder.tokens(text)
+    encoder.tokens(text)
+    assert len(runs) == 3, "nothing is kept across scopes (requests) or outside them"
