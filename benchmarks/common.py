@@ -118,26 +118,51 @@ def _spread(items: Sequence[Any], k: int) -> list[Any]:
     return [items[round(i * step)] for i in range(k)]
 
 
+_SYNONYMS = (
+    ("people", "individuals"), ("said", "stated"), ("told", "informed"), ("more", "additional"),
+    ("about", "roughly"), ("percent", "per cent"), ("million", "mn"),
+)  # fmt: skip
+
+
+def _restate(text: str) -> str:
+    """``text`` in other words, as a model that restates rather than copies writes it:
+    a word replaced by a synonym the article may not use and a trailing clause dropped,
+    so the rule checks leave doubt and the consistency scorer runs, as it does on about
+    7 statements an article of recorded model output."""
+    out = text
+    for word, other in _SYNONYMS:
+        if re.search(rf"\b{word}\b", out):
+            out = re.sub(rf"\b{word}\b", other, out, count=1)
+            break
+    else:
+        first, _, rest = out.partition(" ")
+        out = f"{first} notably {rest}"
+    head, _, _ = out.rpartition(",")
+    return head + "." if word_count(head) >= 6 else out
+
+
 def reply_for(sentences: Sequence[tuple[str, str]], summary_sentences: int = 3) -> str:
     """A valid model reply shaped like a good model's, built from the article's real
-    ``(sentence id, text)`` pairs: a summary citing early sentences, eight attributed
-    claims spread over the whole article (with direct quotes where the sentence has one),
-    one invented claim that the verifier must reject, and hedge/estimate flags."""
+    ``(sentence id, text)`` pairs: a summary restating early sentences, eight attributed
+    claims spread over the whole article (every other one restated, the others in the
+    sentence's words, with direct quotes where the sentence has one), one invented claim
+    that the verifier must reject, and hedge/estimate flags."""
     usable = [(sid, text) for sid, text in sentences if word_count(text) >= 6]
     if not usable:
         usable = list(sentences)
     summary = [
-        {"text": _clip(text, 400), "sentences": [sid]} for sid, text in usable[:summary_sentences]
+        {"text": _clip(_restate(text), 400), "sentences": [sid]}
+        for sid, text in usable[:summary_sentences]
     ]
     attributed = [(sid, text) for sid, text in usable if _CUE.search(text)] or usable
     claims: list[dict[str, Any]] = []
-    for sid, text in _spread(attributed, 8):
+    for n, (sid, text) in enumerate(_spread(attributed, 8)):
         cue = _CUE.search(text)
         who = _SPEAKER.search(text)
         quote = _QUOTE.search(text)
         claims.append(
             {
-                "text": _clip(text, 400),
+                "text": _clip(_restate(text) if n % 2 else text, 400),
                 "speaker": who.group(1)[:150] if who else "the outlet",
                 "speaker_type": "person" if who else "outlet",
                 "cue": cue.group(1) if cue else None,
