@@ -132,6 +132,18 @@ def is_up(base_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
+def served_model_file(base_url: str, timeout: float = 2.0) -> str | None:
+    """The file name of the GGUF a llama.cpp server serves (its ``/props`` ``model_path``),
+    or None when the server does not say (another OpenAI-compatible server)."""
+    root = base_url.rstrip("/").removesuffix("/v1")
+    try:
+        r = httpx.get(root + "/props", timeout=timeout)
+        path = r.json().get("model_path") if r.status_code == 200 else None
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    return Path(path).name if isinstance(path, str) and path else None
+
+
 @dataclass
 class LocalModelServer:
     """A running llama.cpp server started by FactDesk (stopped by :meth:`stop`)."""
@@ -162,8 +174,15 @@ def start(settings: Settings, log_path: Path | None = None) -> LocalModelServer:
     wait until it serves ``/v1/models``; raises :class:`LocalModelError` otherwise."""
     base = settings.local_api_base
     if is_up(base):
+        model_path = find_model_path(settings)
+        serving = served_model_file(base)
+        if serving is not None and serving != model_path.name:
+            raise LocalModelError(
+                f"the model server already running at {base} serves {serving}, not "
+                f"{model_path.name}: stop it, or set FACTDESK_LOCAL_MODEL_PORT to a free port"
+            )
         log.info("reusing the model server already running at %s", base)
-        return LocalModelServer(None, base)
+        return LocalModelServer(None, base, model_path.name)
     model_path = find_model_path(settings)
     cmd = server_command(settings, model_path)
     out = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from service import localmodel
+from service.settings import Settings
+
 pytestmark = pytest.mark.integration
 
 PARENT = textwrap.dedent(
@@ -69,3 +72,17 @@ def test_model_server_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_running_server_is_reused_only_when_it_serves_the_model_asked_for() -> None:
+    port = _free_port()
+    fast = Settings(local_model="smollm2-135m", local_model_port=port, _env_file=None)  # type: ignore[call-arg]
+    with localmodel.start(fast) as server:
+        assert server.process is not None
+        again = localmodel.start(fast)
+        assert again.process is None, "the running server of the same model is reused"
+        assert again.model_name == server.model_name
+        default = fast.model_copy(update={"local_model": "qwen2.5-0.5b"})
+        with pytest.raises(localmodel.LocalModelError, match=r"serves SmolLM2.*, not qwen2\.5"):
+            localmodel.start(default)
+        assert server.process.poll() is None, "the other model's server is left running"
