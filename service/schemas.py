@@ -277,7 +277,10 @@ class AnalysisResponse(_Strict):
     figures: list[FigureOut] = Field(default_factory=list)
     rejected_summary: list[SummarySentence] = Field(
         default_factory=list,
-        description="Model-written summary sentences that failed verification, with reasons.",
+        description=(
+            "Model-written summary sentences not shown, with reasons: they failed"
+            " verification, or only repeat the headline."
+        ),
     )
     sentences: list[SentenceRef]
     removed: list[RemovedText] = Field(default_factory=list)

@@ -8,6 +8,11 @@ how much of the article's vocabulary they share (idf-weighted cosine to the whol
 with a bonus for the news lead, picked greedily so that each adds new words (maximal
 marginal relevance), and shown in reading order after the model's sentences. The summary
 never has fewer sentences than asked unless the article has fewer usable ones.
+
+A model sentence that only repeats the headline (or another title, heading or caption) is
+not shown either, though true: the editor has the headline, and a summary sentence spent on
+it carries no fact from the body. It goes to ``rejected_summary`` with the reason
+``restates-headline``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ _MIN_WORDS = 6
 _MAX_WORDS = 60
 _LEAD_BONUS = 0.15
 _REDUNDANCY = 0.6
+#: Share of a model sentence's words found in one headline-like sentence above which the
+#: model sentence only restates it.
+_HEADLINE_OVERLAP = 0.8
 
 
 def _usable(doc: Document, sentence: Sentence, blocked: frozenset[str]) -> bool:
@@ -97,6 +105,31 @@ def extractive(doc: Document, sentence: Sentence) -> SummarySentence:
     )
 
 
+def restates_headline(doc: Document, sentence: SummarySentence) -> Sentence | None:
+    """The title, heading or caption sentence that ``sentence`` does no more than repeat,
+    if any: most of its words are that sentence's (whatever it cites)."""
+    own = set(words(sentence.text))
+    if not own:
+        return None
+    for s in doc.sentences:
+        if doc.paragraph_of(s).role in ("body", "list_item"):
+            continue
+        if len(own & set(words(s.text))) / len(own) >= _HEADLINE_OVERLAP:
+            return s
+    return None
+
+
+def _headline_only(sentence: SummarySentence, title: Sentence) -> SummarySentence:
+    reason = Reason(
+        code="restates-headline",
+        message=f"repeats {title.id}, the headline, and says nothing from the article's body",
+    )
+    verification = sentence.verification.model_copy(
+        update={"reasons": [reason, *sentence.verification.reasons]}
+    )
+    return sentence.model_copy(update={"verification": verification})
+
+
 def complete(
     doc: Document,
     model_sentences: Sequence[SummarySentence],
@@ -105,9 +138,17 @@ def complete(
 ) -> tuple[list[SummarySentence], list[SummarySentence]]:
     """(summary, rejected): the model's sentences whose verdict is in :data:`SHOWN`, then
     central article sentences up to ``n`` in all; the model's other sentences go to
-    ``rejected`` unchanged, with their reasons."""
-    shown = [s for s in model_sentences if s.verification.status in SHOWN][:n]
-    rejected = [s for s in model_sentences if s.verification.status not in SHOWN]
+    ``rejected`` with their reasons (a headline restated: :func:`restates_headline`)."""
+    shown: list[SummarySentence] = []
+    rejected: list[SummarySentence] = []
+    for s in model_sentences:
+        title = restates_headline(doc, s)
+        if title is not None:
+            rejected.append(_headline_only(s, title))
+        elif s.verification.status in SHOWN and len(shown) < n:
+            shown.append(s)
+        elif s.verification.status not in SHOWN:
+            rejected.append(s)
     covered = [i for s in shown for i in s.sentences]
     fill = central_sentences(doc, n - len(shown), blocked, covered)
     return shown + [extractive(doc, s) for s in fill], rejected

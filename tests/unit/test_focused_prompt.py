@@ -97,6 +97,31 @@ async def test_summary_is_completed_from_the_article_when_the_model_fails(
     assert failed.verification.reasons, "the failed sentence keeps its reasons"
 
 
+async def test_a_summary_sentence_that_only_repeats_the_headline_is_not_shown(
+    v2: Settings,
+) -> None:
+    doc = prepare(TEXT)
+    title = doc.sentences[0]
+    assert doc.paragraph_of(title).role == "title"
+    pentagon = sid(doc, "Pentagon")
+    fake = FakeLLM(
+        _summary(
+            ("Baghuz Falls as Fighters Surrender", [title.id, pentagon]),
+            ("About 20,000 people have fled the town of Baghuz.", [pentagon]),
+        ),
+        {"claims": []},
+    )
+    request = AnalysisRequest(text=TEXT, options=AnalysisOptions(summary_sentences=2))
+    result = await analyze(request, v2, fake)
+    assert [s.origin for s in result.summary] == ["llm", "rules"]
+    assert all("Surrender" not in s.text for s in result.summary)
+    assert all(s.sentences != [title.id] for s in result.summary), "fill is from the body"
+    [headline] = result.rejected_summary
+    assert headline.text == "Baghuz Falls as Fighters Surrender"
+    assert headline.verification.reasons[0].code == "restates-headline"
+    assert title.id in headline.verification.reasons[0].message
+
+
 async def test_echoed_ids_are_stripped_and_the_evidence_is_found_in_the_article(
     v2: Settings,
 ) -> None:
