@@ -279,7 +279,7 @@ class AnalysisResponse(_Strict):
         default_factory=list,
         description=(
             "Model-written summary sentences not shown, with reasons: they failed"
-            " verification, or only repeat the headline."
+            " verification, or only repeat a caption or a heading."
         ),
     )
     sentences: list[SentenceRef]

@@ -9,10 +9,10 @@ with a bonus for the news lead, picked greedily so that each adds new words (max
 marginal relevance), and shown in reading order after the model's sentences. The summary
 never has fewer sentences than asked unless the article has fewer usable ones.
 
-A model sentence that only repeats the headline (or another title, heading or caption) is
-not shown either, though true: the editor has the headline, and a summary sentence spent on
-it carries no fact from the body. It goes to ``rejected_summary`` with the reason
-``restates-headline``.
+A model sentence that only repeats a caption or a heading (a byline, a subheading) is not
+shown either, though true: it is page furniture, not what the article reports. It goes to
+``rejected_summary`` with the reason ``restates-heading``. The title restated stays: a
+headline is the article's own one-line summary.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .schemas import Reason, SummarySentence, Verification
-from .support import check_support, words
+from .support import check_support, stem, words
 from .text import Document, Sentence
 from .verify import sentence_span
 
@@ -32,9 +32,10 @@ _MIN_WORDS = 6
 _MAX_WORDS = 60
 _LEAD_BONUS = 0.15
 _REDUNDANCY = 0.6
-#: Share of a model sentence's words found in one headline-like sentence above which the
-#: model sentence only restates it.
-_HEADLINE_OVERLAP = 0.8
+#: Share of a model sentence's (stemmed) words found in one caption or heading at or above
+#: which the model sentence only restates it.
+_HEADING_OVERLAP = 0.8
+_FURNITURE_ROLES = frozenset({"caption", "heading"})
 
 
 def _usable(doc: Document, sentence: Sentence, blocked: frozenset[str]) -> bool:
@@ -105,24 +106,25 @@ def extractive(doc: Document, sentence: Sentence) -> SummarySentence:
     )
 
 
-def restates_headline(doc: Document, sentence: SummarySentence) -> Sentence | None:
-    """The title, heading or caption sentence that ``sentence`` does no more than repeat,
-    if any: most of its words are that sentence's (whatever it cites)."""
-    own = set(words(sentence.text))
+def restates_heading(doc: Document, sentence: SummarySentence) -> Sentence | None:
+    """The caption or heading sentence that ``sentence`` does no more than repeat, if any:
+    most of its words (stemmed) are that sentence's, whatever it cites."""
+    own = {stem(w) for w in words(sentence.text)}
     if not own:
         return None
     for s in doc.sentences:
-        if doc.paragraph_of(s).role in ("body", "list_item"):
+        if doc.paragraph_of(s).role not in _FURNITURE_ROLES:
             continue
-        if len(own & set(words(s.text))) / len(own) >= _HEADLINE_OVERLAP:
+        if len(own & {stem(w) for w in words(s.text)}) / len(own) >= _HEADING_OVERLAP:
             return s
     return None
 
 
-def _headline_only(sentence: SummarySentence, title: Sentence) -> SummarySentence:
+def _heading_only(doc: Document, sentence: SummarySentence, heading: Sentence) -> SummarySentence:
+    role = doc.paragraph_of(heading).role
     reason = Reason(
-        code="restates-headline",
-        message=f"repeats {title.id}, the headline, and says nothing from the article's body",
+        code="restates-heading",
+        message=f"repeats {heading.id}, a {role}, and says nothing the article's body reports",
     )
     verification = sentence.verification.model_copy(
         update={"reasons": [reason, *sentence.verification.reasons]}
@@ -138,13 +140,13 @@ def complete(
 ) -> tuple[list[SummarySentence], list[SummarySentence]]:
     """(summary, rejected): the model's sentences whose verdict is in :data:`SHOWN`, then
     central article sentences up to ``n`` in all; the model's other sentences go to
-    ``rejected`` with their reasons (a headline restated: :func:`restates_headline`)."""
+    ``rejected`` with their reasons (a caption or heading restated: :func:`restates_heading`)."""
     shown: list[SummarySentence] = []
     rejected: list[SummarySentence] = []
     for s in model_sentences:
-        title = restates_headline(doc, s)
-        if title is not None:
-            rejected.append(_headline_only(s, title))
+        heading = restates_heading(doc, s)
+        if heading is not None:
+            rejected.append(_heading_only(doc, s, heading))
         elif s.verification.status in SHOWN and len(shown) < n:
             shown.append(s)
         elif s.verification.status not in SHOWN:

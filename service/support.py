@@ -264,11 +264,16 @@ def content_words(text: str) -> set[str]:
     return {stem(w) for w in words(text) if _is_content(w)}
 
 
+_POSSESSIVE = re.compile(r"['\u2019]s?$")
+
+
 def proper_nouns(text: str) -> set[str]:
-    """Capitalised words not at a sentence start (a cheap, language-agnostic proxy)."""
+    """Capitalised words not at a sentence start (a cheap, language-agnostic proxy), a
+    possessive ending dropped ("Energy's" -> "Energy": the article may not use the
+    possessive)."""
     names: set[str] = set()
     for m in _WORD.finditer(text):
-        word = m.group()
+        word = _POSSESSIVE.sub("", m.group()) or m.group()
         if not word[0].isupper() or word.lower() in _STOP:
             continue
         k = m.start() - 1

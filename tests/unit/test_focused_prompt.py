@@ -97,29 +97,32 @@ async def test_summary_is_completed_from_the_article_when_the_model_fails(
     assert failed.verification.reasons, "the failed sentence keeps its reasons"
 
 
-async def test_a_summary_sentence_that_only_repeats_the_headline_is_not_shown(
+async def test_a_summary_sentence_that_only_repeats_a_byline_is_not_shown(
     v2: Settings,
 ) -> None:
-    doc = prepare(TEXT)
-    title = doc.sentences[0]
-    assert doc.paragraph_of(title).role == "title"
+    head, body = TEXT.split("\n\n", 1)
+    text = f"{head}\n\nBy Jane Roe\n\n{body}"
+    doc = prepare(text)
+    title, byline = doc.sentences[0], doc.sentences[1]
+    assert doc.paragraph_of(byline).role == "heading"
     pentagon = sid(doc, "Pentagon")
     fake = FakeLLM(
         _summary(
-            ("Baghuz Falls as Fighters Surrender", [title.id, pentagon]),
+            ("Baghuz falls as fighters surrender.", [title.id]),
+            ("By Jane Roe", [byline.id, pentagon]),
             ("About 20,000 people have fled the town of Baghuz.", [pentagon]),
         ),
         {"claims": []},
     )
-    request = AnalysisRequest(text=TEXT, options=AnalysisOptions(summary_sentences=2))
+    request = AnalysisRequest(text=text, options=AnalysisOptions(summary_sentences=3))
     result = await analyze(request, v2, fake)
-    assert [s.origin for s in result.summary] == ["llm", "rules"]
-    assert all("Surrender" not in s.text for s in result.summary)
-    assert all(s.sentences != [title.id] for s in result.summary), "fill is from the body"
-    [headline] = result.rejected_summary
-    assert headline.text == "Baghuz Falls as Fighters Surrender"
-    assert headline.verification.reasons[0].code == "restates-headline"
-    assert title.id in headline.verification.reasons[0].message
+    assert [s.origin for s in result.summary] == ["llm", "llm", "rules"]
+    assert result.summary[0].text == "Baghuz falls as fighters surrender.", "the title may lead"
+    assert all("Roe" not in s.text for s in result.summary)
+    [shown] = result.rejected_summary
+    assert shown.text == "By Jane Roe"
+    assert shown.verification.reasons[0].code == "restates-heading"
+    assert byline.id in shown.verification.reasons[0].message
 
 
 async def test_echoed_ids_are_stripped_and_the_evidence_is_found_in_the_article(

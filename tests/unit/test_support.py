@@ -73,6 +73,17 @@ def test_proper_nouns_skip_sentence_starts() -> None:
     assert proper_nouns("The mayor met Karen Bass. Then she left.") == {"Karen", "Bass"}
 
 
+def test_a_possessive_name_is_the_name() -> None:
+    assert proper_nouns("Profit at Vestal Energy's unit and Jones\u2019 firm fell.") == {
+        "Vestal",
+        "Energy",
+        "Jones",
+    }
+    article = "Vestal Energy ASA said its first-quarter net profit rose 18 percent."
+    check = check_rules("Vestal Energy's net profit rose 18 percent.", article, article)
+    assert check.verification.status == "supported", check.verification.reasons
+
+
 def test_negation_flips_both_ways() -> None:
     assert negation_flips("Police arrested protesters.", "Police did not arrest protesters.")
     assert negation_flips("The council did not approve it.", "The council approved it.")
