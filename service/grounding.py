@@ -191,6 +191,11 @@ def _judge(
     return Verification(status=best.status, reasons=[note, *best.reasons]), evidence
 
 
+#: Layout roles whose sentences display the article (headline, subheadings, bylines,
+#: photo captions) rather than report it: no claim rests on them alone.
+_DISPLAY_ROLES = frozenset({"title", "heading", "caption"})
+
+
 def _ground_claim(
     doc: Document,
     index: int,
@@ -274,6 +279,17 @@ def _ground_claim(
         )
     if verification.status == "unsupported":
         return reject(verification.reasons)
+    if all(doc.paragraph_of(s).role in _DISPLAY_ROLES for s in cited):
+        role = doc.paragraph_of(cited[0]).role
+        return reject(
+            [
+                Reason(
+                    code="not-check-worthy",
+                    message=f"stated only in a {role}; the claims an editor checks are "
+                    "the ones the article's body reports",
+                )
+            ]
+        )
     return (
         Claim(
             id=claim_id,

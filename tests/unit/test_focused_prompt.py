@@ -125,6 +125,30 @@ async def test_a_summary_sentence_that_only_repeats_a_byline_is_not_shown(
     assert byline.id in shown.verification.reasons[0].message
 
 
+async def test_a_claim_stated_only_in_the_headline_is_not_check_worthy(v2: Settings) -> None:
+    doc = prepare(TEXT)
+    title = doc.sentences[0]
+    fake = FakeLLM(
+        _summary(("About 20,000 people have fled the town of Baghuz.", [sid(doc, "Pentagon")])),
+        {
+            "claims": [
+                {"sentence": title.id, "speaker": OUTLET_SPEAKER, "text": title.text},
+                {
+                    "sentence": sid(doc, "al-Hol"),
+                    "speaker": "Aid groups",
+                    "cue": "said",
+                    "text": "The camp at al-Hol holds more than 65,000 people.",
+                },
+            ]
+        },
+    )
+    result = await analyze(AnalysisRequest(text=TEXT), v2, fake)
+    assert all(c.evidence[0].sentence_id != title.id for c in result.claims)
+    assert any("65,000" in c.text for c in result.claims), "body claims stay"
+    [headline] = [r for r in result.rejected_claims if r.text == title.text]
+    assert headline.reasons[-1].code == "not-check-worthy"
+
+
 async def test_echoed_ids_are_stripped_and_the_evidence_is_found_in_the_article(
     v2: Settings,
 ) -> None:
