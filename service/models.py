@@ -114,7 +114,7 @@ MODELS: dict[str, LocalModel] = {
 #: The model `make run` serves when nothing else is configured. Chosen by measurement
 #: (evals/README.md): the best eval-suite quality whose seed analysis takes <= 120 s on a
 #: 2-core machine.
-DEFAULT_MODEL = "qwen2.5-0.5b"
+DEFAULT_MODEL = "qwen2.5-1.5b"
 
 _STAMP = ".verified.json"
 _BLOCK = 1 << 22

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from service import localmodel
+from service import localmodel, models
 from service.settings import Settings
 
 pytestmark = pytest.mark.integration
@@ -82,7 +82,7 @@ def test_a_running_server_is_reused_only_when_it_serves_the_model_asked_for() ->
         again = localmodel.start(fast)
         assert again.process is None, "the running server of the same model is reused"
         assert again.model_name == server.model_name
-        default = fast.model_copy(update={"local_model": "qwen2.5-0.5b"})
+        default = fast.model_copy(update={"local_model": models.DEFAULT_MODEL})
         with pytest.raises(localmodel.LocalModelError, match=r"serves SmolLM2.*, not qwen2\.5"):
             localmodel.start(default)
         assert server.process.poll() is None, "the other model's server is left running"
