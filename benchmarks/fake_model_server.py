@@ -3,8 +3,8 @@
 ``POST /v1/chat/completions`` waits ``--latency`` seconds (without using CPU), then answers
 with a valid FactDesk reply built from the numbered sentences of the prompt it was sent
 (:func:`benchmarks.common.reply_for_prompt`, cached per prompt). ``GET /v1/models`` serves
-readiness, ``GET /stats`` counts calls, and ``--record FILE`` writes each request body
-to FILE (the benchmark uses it to capture the exact call FactDesk makes).
+readiness, ``GET /stats`` counts calls, and ``--record FILE`` appends each request body
+to FILE as one line (the benchmark uses it to capture the exact calls FactDesk makes).
 
 Run: ``python -m benchmarks.fake_model_server --port 9100 --latency 1.0`` (127.0.0.1 only).
 """
@@ -76,7 +76,8 @@ def build_app(latency_s: float, record: Path | None = None) -> Starlette:
         stats["max_in_flight"] = max(stats["max_in_flight"], stats["in_flight"])
         try:
             if record is not None:
-                record.write_bytes(raw)
+                with record.open("ab") as out:  # a JSON body has no raw newline
+                    out.write(raw.strip() + b"\n")
             key = hashlib.sha256(raw).hexdigest()
             payload = responses.get(key)
             if payload is None:
@@ -102,7 +103,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--latency", type=float, default=1.0, help="seconds per completion")
-    parser.add_argument("--record", type=Path, help="write each request body to this file")
+    parser.add_argument("--record", type=Path, help="append request bodies to FILE")
     args = parser.parse_args()
     uvicorn.run(
         build_app(args.latency, args.record),

@@ -3,9 +3,10 @@ the same server, and prompt tokens per article token.
 
 The benchmark starts its OWN llama.cpp server (``service.localmodel.start``) on a free
 port, so nothing else shares it, and stops it at the end. The raw call is byte-for-byte
-the request FactDesk makes: the pipeline is first pointed at a recording fake server and
-the exact JSON body litellm sent (messages, ``response_format`` with the schema,
-temperature, ``max_tokens``) is replayed to the llama.cpp server with plain httpx.
+the requests FactDesk makes: the pipeline is first pointed at a recording fake server and
+the exact JSON bodies litellm sent (messages, ``response_format`` with the schema,
+temperature, ``max_tokens``; the summary and the claims call of ``analyze.v2``) are
+replayed to the llama.cpp server with plain httpx, together, as the pipeline sends them.
 Run alone: ``python -m benchmarks.local_model``.
 """
 
@@ -17,6 +18,7 @@ import json
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +57,9 @@ FLUSH = {
 }
 
 
-def capture_body(text: str, settings: Settings, logs: Path) -> bytes:
-    """The exact HTTP body FactDesk sends to the model for ``text`` (recorded by a fake
-    model server the pipeline is pointed at)."""
+def capture_bodies(text: str, settings: Settings, logs: Path) -> list[bytes]:
+    """The exact HTTP bodies FactDesk sends to the model for ``text``, in the order they
+    arrived (recorded by a fake model server the pipeline is pointed at)."""
     port = free_port()
     record = logs / "captured-request.json"
     fake = start_python(
@@ -82,7 +84,7 @@ def capture_body(text: str, settings: Settings, logs: Path) -> bytes:
         asyncio.run(
             analyze(AnalysisRequest(text=text), capturing, LiteLLMClient(capturing), prompt)
         )
-        return record.read_bytes()
+        return record.read_bytes().splitlines()
     finally:
         stop(fake)
 
@@ -110,8 +112,8 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
         update={"model": LOCAL_MODEL, "api_base": None, "local_model_port": port}
     )
     text = seed_text()
-    body = capture_body(text, settings, logs)
-    sent = json.loads(body)
+    bodies = capture_bodies(text, settings, logs)
+    sent = json.loads(bodies[0])
     server = api = None
     failed = False
     try:
@@ -143,8 +145,9 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
             article_tokens = _tokens(client, base, text)
             doc = prepare(text)
             analysed_tokens = _tokens(client, base, "\n".join(s.text for s in doc.sentences))
-            content_tokens = _tokens(
-                client, base, "\n".join(m["content"] for m in sent["messages"])
+            content_tokens = sum(
+                _tokens(client, base, "\n".join(m["content"] for m in json.loads(b)["messages"]))
+                for b in bodies
             )
 
             def e2e() -> dict[str, Any]:
@@ -161,16 +164,22 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
                     "llm_ms": meta["timings_ms"]["llm"],
                 }
 
-            def raw() -> dict[str, Any]:
-                t = time.perf_counter()
+            def one(body: bytes) -> dict[str, int]:
                 r = client.post(base + "/v1/chat/completions", content=body, headers=headers)
-                wall = time.perf_counter() - t
                 r.raise_for_status()
-                usage = r.json()["usage"]
+                usage: dict[str, int] = r.json()["usage"]
+                return usage
+
+            def raw() -> dict[str, Any]:
+                # the same calls, sent together as the pipeline sends them
+                t = time.perf_counter()
+                with ThreadPoolExecutor(len(bodies)) as pool:
+                    usages = list(pool.map(one, bodies))
+                wall = time.perf_counter() - t
                 return {
                     "s": wall,
-                    "prompt_tokens": usage["prompt_tokens"],
-                    "completion_tokens": usage["completion_tokens"],
+                    "prompt_tokens": sum(u["prompt_tokens"] for u in usages),
+                    "completion_tokens": sum(u["completion_tokens"] for u in usages),
                 }
 
             # Warm-up, not measured: page the model in (raw), import litellm in the API
@@ -200,7 +209,7 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
             if not rows:
                 raise RuntimeError("no end-to-end/raw pair completed: " + "; ".join(failures))
             seed_prompt_tokens = statistics.median(r["e2e"]["prompt_tokens"] for r in rows)
-            template_tokens = seed_prompt_tokens - content_tokens
+            template_tokens = (seed_prompt_tokens - content_tokens) / len(bodies)
             ratio_5000w = tokens_for_text(client, base, article_of_words(5_000), template_tokens)
         model_rss = rss_mb(server.process.pid) if server.process else {}
     except BaseException:
@@ -264,14 +273,18 @@ def run(pairs: int = 7, budget_s: float = 300.0) -> dict[str, Any]:
 
 def tokens_for_text(client: httpx.Client, base: str, text: str, template_tokens: float) -> float:
     """Prompt tokens ÷ article tokens for ``text`` without a model call: the rendered
-    messages tokenized by the server plus the chat template's tokens measured on the seed."""
+    messages of every call tokenized by the server plus the chat template's tokens per
+    call measured on the seed."""
     settings = Settings()
     prompt = load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
     llm = InstantLLM(reply_for_text(text), keep_requests=True)
     asyncio.run(analyze(AnalysisRequest(text=text), settings, llm, prompt))
-    messages = llm.requests[0].messages
-    content = _tokens(client, base, "\n".join(m["content"] for m in messages))
-    return (content + template_tokens) / _tokens(client, base, text)
+    content = sum(
+        _tokens(client, base, "\n".join(m["content"] for m in request.messages))
+        for request in llm.requests
+    )
+    calls = len(llm.requests)
+    return (content + calls * template_tokens) / _tokens(client, base, text)
 
 
 def main() -> None:
