@@ -28,7 +28,7 @@ from .schemas import (
     Verification,
 )
 from .support import RANK, check_support, content_words, numbers, stricter
-from .text import Document, Sentence, fold
+from .text import DISPLAY_ROLES, Document, Sentence, fold
 from .verify import (
     align_quote,
     find_in_sentences,
@@ -191,11 +191,6 @@ def _judge(
     return Verification(status=best.status, reasons=[note, *best.reasons]), evidence
 
 
-#: Layout roles whose sentences display the article (headline, subheadings, bylines,
-#: photo captions) rather than report it: no claim rests on them alone.
-_DISPLAY_ROLES = frozenset({"title", "heading", "caption"})
-
-
 def _ground_claim(
     doc: Document,
     index: int,
@@ -279,7 +274,8 @@ def _ground_claim(
         )
     if verification.status == "unsupported":
         return reject(verification.reasons)
-    if all(doc.paragraph_of(s).role in _DISPLAY_ROLES for s in cited):
+    # no claim rests on display lines alone (text.DISPLAY_ROLES)
+    if all(doc.paragraph_of(s).role in DISPLAY_ROLES for s in cited):
         role = doc.paragraph_of(cited[0]).role
         return reject(
             [

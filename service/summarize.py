@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from .schemas import Reason, SummarySentence, Verification
 from .support import check_support, stem, words
-from .text import Document, Sentence
+from .text import DISPLAY_ROLES, Document, Sentence
 from .verify import sentence_span
 
 #: Verdicts a model-written summary sentence needs to be shown in ``summary``.
@@ -35,7 +35,8 @@ _REDUNDANCY = 0.6
 #: Share of a model sentence's (stemmed) words found in one caption or heading at or above
 #: which the model sentence only restates it.
 _HEADING_OVERLAP = 0.8
-_FURNITURE_ROLES = frozenset({"caption", "heading"})
+#: Display lines a summary sentence may not merely repeat: all but the title.
+_FURNITURE_ROLES = DISPLAY_ROLES - {"title"}
 
 
 def _usable(doc: Document, sentence: Sentence, blocked: frozenset[str]) -> bool:

@@ -108,6 +108,9 @@ class Sentence:
 
 
 ParagraphRole = Literal["title", "heading", "caption", "list_item", "body"]
+#: Roles of lines that display the article (headline, subheadings, bylines, photo
+#: captions) rather than report it.
+DISPLAY_ROLES: frozenset[ParagraphRole] = frozenset({"title", "heading", "caption"})
 RemovedKind = Literal["repeated_title", "repeated_caption", "repeated_line", "repeated_paragraph"]
 
 

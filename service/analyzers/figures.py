@@ -14,7 +14,7 @@ from service.analyzers.findings import (
     UncertaintyCue,
 )
 from service.support import NUMBER_WORDS
-from service.text import Document
+from service.text import DISPLAY_ROLES, Document
 
 _UNITS = {
     "hundred": 1e2,
@@ -195,7 +195,7 @@ def find_figures(
         for sid in a.sentence_ids:
             by_sentence[sid].append(a)
     for sent in doc.sentences:
-        if doc.paragraph_of(sent).role in ("title", "heading", "caption"):
+        if doc.paragraph_of(sent).role in DISPLAY_ROLES:
             continue
         if not _MAYBE_NUMBER.search(sent.text) and not (
             _WORD_NUMBER_FIRST & set(_LETTERS.findall(sent.text.lower()))
