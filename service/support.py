@@ -2,7 +2,8 @@
 
 :func:`check_support` is the verdict the product uses: the rule checks below, where
 hard evidence (the codes of :data:`HARD_CODES`: a number or name absent from the
-article, a flipped negation, an antonym) decides alone, and otherwise the learned
+article, a flipped negation, an antonym, a dropped "-backed"/"pro-" qualifier) decides
+alone, and otherwise the learned
 consistency scorer (:mod:`service.learned.consistency`) decides, its probability of
 support reported with code ``consistency-score``. :func:`check_rules` is the rule checks
 alone: each check that fails adds a :class:`~service.schemas.Reason` with a stable
@@ -24,6 +25,9 @@ entity-not-in-evidence     partially_supported  a name of the article is not in 
 negation-mismatch          unsupported          "not"/"no"/"never" on one side only
 antonym                    unsupported          the statement says the opposite of the
                                                 evidence (rose/fell, won/lost, ...)
+qualifier-dropped          unsupported          the evidence's "U.S.-backed forces" or
+                                                "pro-government militias" written as
+                                                "U.S. forces", "government militias"
 modality-mismatch          partially_supported  the evidence hedges ("may", "estimated"),
                                                 the statement states it as fact
 invented-detail            partially_supported  content words that occur nowhere in the
@@ -350,7 +354,13 @@ class _Verdict:
 #: Reason codes of hard evidence: each makes a statement unsupported whatever the
 #: learned scorer says.
 HARD_CODES = frozenset(
-    {"number-not-in-article", "entity-not-in-article", "negation-mismatch", "antonym"}
+    {
+        "number-not-in-article",
+        "entity-not-in-article",
+        "negation-mismatch",
+        "antonym",
+        "qualifier-dropped",
+    }
 )
 # Precise findings the learned scorer cannot lift (it can only be stricter): a figure,
 # a name or a hedge the cited sentences do not carry (the mark of a statement stitched
@@ -463,6 +473,42 @@ def antonyms(statement: str, evidence: str) -> list[tuple[str, str]]:
         if opposite:
             pairs.append((w, opposite[0]))
     return pairs
+
+
+#: Compounds whose first part is not who acts: "U.S.-backed forces" are not U.S. forces,
+#: "pro-government militias" are not the government's, an "ex-minister" is no minister.
+_AGENTIVE = (
+    "backed|led|allied|funded|trained|supported|sponsored|armed|aligned|affiliated|"
+    "linked|inspired|appointed|installed"
+)
+_SUFFIXED = re.compile(
+    rf"(?<![\w.\-])([^\W_][\w.\u2019']*?)\s?-\s?({_AGENTIVE})\s+([^\W\d_]+)", re.I
+)
+_PREFIXED = re.compile(
+    r"(?<![\w\-])(pro|anti|ex|non)\s?-\s?([^\W_][\w.\u2019']*?)\s+([^\W\d_]+)", re.I
+)
+
+
+def dropped_qualifiers(statement: str, evidence: str) -> list[tuple[str, str]]:
+    """Pairs ``(evidence phrase, statement phrase)`` where the statement drops the part
+    of a compound that says who acts: the evidence has "U.S.-backed forces" or
+    "pro-government militias", the statement "U.S. forces" or "government militias"
+    and not the compound itself."""
+    found: list[tuple[str, str]] = []
+    for m in [*_SUFFIXED.finditer(evidence), *_PREFIXED.finditer(evidence)]:
+        if m.re is _SUFFIXED:
+            head, noun = m.group(1), m.group(3)
+        else:
+            head, noun = m.group(2), m.group(3)
+        bare = re.compile(rf"(?<![\w\-]){re.escape(head)}\s+{re.escape(noun)}\b", re.I).search(
+            statement
+        )
+        whole = re.compile(re.escape(m.group(0)).replace(r"\ ", r"\s+"), re.I).search(statement)
+        if bare and not whole:
+            pair = (" ".join(m.group(0).split()), " ".join(bare.group(0).split()))
+            if pair not in found:
+                found.append(pair)
+    return found
 
 
 def _name_groups(tokens: Sequence[str], names: frozenset[str]) -> list[tuple[str, ...]]:
@@ -651,6 +697,14 @@ def rule_findings(
             "unsupported",
             "antonym",
             "the evidence says the opposite: " + _shown(f"{a!r} vs {b!r}" for a, b in opposite),
+        )
+    if dropped := dropped_qualifiers(statement, evidence):
+        verdict.add(
+            "unsupported",
+            "qualifier-dropped",
+            "the evidence says "
+            + _shown(f"{a!r}, not {b!r}" for a, b in dropped)
+            + " (someone else acts)",
         )
     hedged = modality_flips(statement, evidence)
     if hedged:

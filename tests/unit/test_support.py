@@ -7,7 +7,9 @@ import pytest
 from service.support import (
     antonyms,
     check_rules,
+    check_support,
     content_words,
+    dropped_qualifiers,
     modality_flips,
     negation_flips,
     numbers,
@@ -110,6 +112,35 @@ def test_antonyms_need_the_opposite_and_not_the_same_sign() -> None:
     assert antonyms("Unemployment fell.", "Unemployment rose.") == [("fell", "rose")]
     assert antonyms("Unemployment fell.", "Unemployment rose, then fell.") == []
     assert antonyms("The team won.", "The team played.") == []
+
+
+def test_dropped_qualifiers_name_the_compound_the_statement_shortened() -> None:
+    evidence = "A week after U.S.-backed forces announced the final assault, fighting resumed."
+    assert dropped_qualifiers("U.S. forces announced the final assault.", evidence) == [
+        ("U.S.-backed forces", "U.S. forces")
+    ]
+    assert dropped_qualifiers("U.S.-backed forces announced the assault.", evidence) == []
+    assert dropped_qualifiers("The forces announced the final assault.", evidence) == []
+    assert dropped_qualifiers("Government militias fired.", "Pro-government militias fired.") == [
+        ("Pro-government militias", "Government militias")
+    ]
+    # lower-cased, tokenised text as older summarisers write it
+    assert dropped_qualifiers("u.s. forces announced", "after u.s. - backed forces announced") == [
+        ("u.s. - backed forces", "u.s. forces")
+    ]
+
+
+def test_a_dropped_qualifier_is_hard_evidence_whatever_the_scorer_says() -> None:
+    article = (
+        "A week after U.S.-backed forces announced the start of their final assault on "
+        "Islamic State territory in Syria, little is certain. The fighting continued."
+    )
+    evidence = article.split(". ")[0] + "."
+    statement = evidence.replace("U.S.-backed", "U.S.")
+    check = check_support(statement, evidence, article)
+    assert check.verification.status == "unsupported"
+    assert [r.code for r in check.verification.reasons] == ["qualifier-dropped"]
+    assert check_support(evidence, evidence, article).verification.status == "supported"
 
 
 # --------------------------------------------------------------- check_rules
