@@ -104,8 +104,18 @@ def is_english(language: str | None) -> bool:
     return language in (None, "en")
 
 
+#: Languages whose attributions have rules of their own (``service.analyzers``).
+ATTRIBUTION_LANGUAGES = frozenset({"es"})
+
+
 def language_warning(language: str | None) -> str:
     """The ``meta.warnings`` line for text the English analyzers did not read."""
+    if language in ATTRIBUTION_LANGUAGES:
+        return (
+            f"the text reads as language {language!r}, not English: hedges and figures "
+            "were not analysed (those analyzers read English only); attributions come "
+            "from reporting-verb rules for this language"
+        )
     return (
         f"the text reads as language {language!r}, not English: attributions, hedges and "
         "figures were not analysed (the analyzers read English only)"

@@ -8,6 +8,7 @@ the byline.
 from __future__ import annotations
 
 from service.analyzers.attributions import find_attributions
+from service.analyzers.attributions_es import find_attributions_es
 from service.analyzers.byline import find_byline
 from service.analyzers.figures import find_conflicts, find_figures
 from service.analyzers.findings import (
@@ -42,13 +43,15 @@ def analyze(doc: Document) -> Findings:
 
     Deterministic: the same document always gives equal findings (the parser and the
     tagger's weights load once per process; nothing else is read or kept). Text in
-    another language than English gets empty findings with its ``language`` set: the
-    analyzers read English only. Never raises on a document produced by
+    another language than English gets its ``language`` set and no English analysis:
+    Spanish gets the attributions of its own rules (:mod:`.attributions_es`), other
+    languages empty findings. Never raises on a document produced by
     ``text.prepare``.
     """
     language = detect(" ".join(s.text for s in doc.sentences))
     if not is_english(language):
-        return Findings((), (), (), (), frozenset(), language, find_byline(doc))
+        found = find_attributions_es(doc) if language == "es" else ()
+        return Findings(found, (), (), (), frozenset(), language, find_byline(doc))
     attributions = find_attributions(doc)
     cues = find_cues(doc)
     figures = find_figures(doc, attributions, cues)

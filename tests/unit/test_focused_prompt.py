@@ -275,13 +275,60 @@ def test_every_field_the_model_writes_is_bounded() -> None:
         assert _unbounded(schema) == [], _unbounded(schema)
 
 
+FRENCH = (
+    "La maire, Lucie Ferrand, a affirmé que le plan réduira la circulation de 40 % dans le "
+    "centre.\n\nSelon des sources municipales, les travaux coûteront 12 millions d'euros."
+)
+
+
+async def test_with_no_names_from_the_rules_the_model_writes_the_speaker(v2: Settings) -> None:
+    doc = prepare(FRENCH)
+    first, second = doc.sentences[0].id, doc.sentences[1].id
+    fake = FakeLLM(
+        _summary(("Le plan réduira la circulation de 40 %.", [first])),
+        {
+            "claims": [
+                {
+                    "sentence": first,
+                    "speaker": "Lucie Ferrand",
+                    "speaker_type": "person",
+                    "cue": "a affirmé",
+                    "text": "Le plan réduira la circulation de 40 % dans le centre.",
+                },
+                {
+                    "sentence": second,
+                    "speaker": "Marie Gomez",
+                    "speaker_type": "person",
+                    "cue": None,
+                    "text": "Les travaux coûteront 12 millions d'euros.",
+                },
+            ]
+        },
+    )
+    result = await analyze(AnalysisRequest(text=FRENCH), v2, fake)
+    assert result.meta.language == "fr"
+    claim_schema = fake.requests[1].schema["$defs"]["V2Claim"]
+    assert "enum" not in claim_schema["properties"]["speaker"], "no list to choose from"
+    assert claim_schema["properties"]["speaker"]["maxLength"] <= 80
+    assert "speaker_type" in claim_schema["required"]
+    assert "none found" in fake.requests[1].messages[-1]["content"]
+    named = next(c for c in result.claims if "40 %" in c.text)
+    assert (named.speaker.name, named.speaker.type) == ("Lucie Ferrand", "person")
+    assert named.verification.status == "supported"
+    invented = next(c for c in result.claims if "12 millions" in c.text)
+    assert invented.verification.status != "supported", "a name not in the text is caught"
+    assert "speaker-not-found" in {r.code for r in invented.verification.reasons}
+
+
 SPANISH = (
     "La alcaldesa, Lucía Ferrer, afirmó que el plan reducirá el tráfico en un 40 %.\n\n"
     "Según fuentes municipales, la obra costará 12 millones de euros."
 )
 
 
-async def test_with_no_names_from_the_rules_the_model_writes_the_speaker(v2: Settings) -> None:
+async def test_spanish_rule_names_give_the_list_and_the_sentence_gives_the_speaker(
+    v2: Settings,
+) -> None:
     doc = prepare(SPANISH)
     first, second = doc.sentences[0].id, doc.sentences[1].id
     fake = FakeLLM(
@@ -291,32 +338,30 @@ async def test_with_no_names_from_the_rules_the_model_writes_the_speaker(v2: Set
                 {
                     "sentence": first,
                     "speaker": "Lucía Ferrer",
-                    "speaker_type": "person",
                     "cue": "afirmó",
-                    "text": "El plan reducirá el tráfico en un 40 %.",
+                    "text": "el plan reducirá el tráfico en un 40 %",
                 },
                 {
                     "sentence": second,
-                    "speaker": "María Gómez",
-                    "speaker_type": "person",
+                    "speaker": "the article itself",
                     "cue": None,
-                    "text": "La obra costará 12 millones de euros.",
+                    "text": "la obra costará 12 millones de euros",
                 },
             ]
         },
     )
     result = await analyze(AnalysisRequest(text=SPANISH), v2, fake)
     claim_schema = fake.requests[1].schema["$defs"]["V2Claim"]
-    assert "enum" not in claim_schema["properties"]["speaker"], "no list to choose from"
-    assert claim_schema["properties"]["speaker"]["maxLength"] <= 80
-    assert "speaker_type" in claim_schema["required"]
-    assert "none found" in fake.requests[1].messages[-1]["content"]
-    named = next(c for c in result.claims if "40 %" in c.text)
-    assert (named.speaker.name, named.speaker.type) == ("Lucía Ferrer", "person")
-    assert named.verification.status == "supported"
-    invented = next(c for c in result.claims if "12 millones" in c.text)
-    assert invented.verification.status != "supported", "a name not in the text is caught"
-    assert "speaker-not-found" in {r.code for r in invented.verification.reasons}
+    assert "Lucía Ferrer" in claim_schema["properties"]["speaker"]["enum"]
+    speakers = {
+        c.text: (c.speaker.name, c.speaker.type, c.origin)
+        for c in result.claims
+        if c.text.endswith(("40 %", "euros"))
+    }
+    assert speakers == {
+        "el plan reducirá el tráfico en un 40 %": ("Lucía Ferrer", "person", "both"),
+        "la obra costará 12 millones de euros": ("fuentes municipales", "anonymous", "both"),
+    }
 
 
 async def test_rule_names_keep_the_speaker_a_closed_list(v2: Settings) -> None:

@@ -55,7 +55,20 @@ def test_english_analyzers_do_not_run_on_spanish() -> None:
     text = "“Los precios subirán”, dijo Juan Pérez. " + SPANISH
     findings = analyze(prepare(text))
     assert findings.language == "es"
-    assert findings.attributions == () and findings.cues == () and findings.figures == ()
+    assert findings.cues == () and findings.figures == ()
+    # the attributions are the Spanish rules' (the English tagger would read "dijo" as
+    # no cue at all)
+    found = [(a.speaker_name, a.cue and a.cue.text) for a in findings.attributions]
+    assert found == [("Juan Pérez", "dijo"), ("El ministro", "dijo")]
+
+
+def test_other_languages_get_no_attributions() -> None:
+    text = (
+        "Le ministre a déclaré mardi que le gouvernement ne relèverait pas les impôts "
+        "cette année, a dit Jean Dupont."
+    )
+    findings = analyze(prepare(text))
+    assert findings.language == "fr" and findings.attributions == ()
 
 
 async def test_response_names_the_language_and_warns(settings: Settings) -> None:
@@ -69,7 +82,10 @@ async def test_response_names_the_language_and_warns(settings: Settings) -> None
     result = await run_pipeline(AnalysisRequest(text=SPANISH), settings, fake)
     assert result.meta.language == "es"
     assert language_warning("es") in result.meta.warnings
-    assert all(c.origin != "rules" for c in result.claims)
+    assert "hedges and figures were not analysed" in language_warning("es")
+    # the claim the model missed comes from the Spanish attribution rules
+    ruled = [c for c in result.claims if c.origin == "rules"]
+    assert [(c.speaker.name, c.cue) for c in ruled] == [("El ministro", "dijo")]
 
 
 async def test_english_response_has_language_and_no_warning(settings: Settings) -> None:
