@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 
+from service.analyzers.attributions import _mention
 from service.analyzers.findings import Attribution, SpeakerType, TextSpan
 from service.text import Document, Sentence
 
@@ -184,19 +185,13 @@ def find_attributions_es(doc: Document) -> tuple[Attribution, ...]:
             name = _head_name(src.text)
             stype = speaker_type(src.text)
             linked: str | None = None
-            resolved: TextSpan | None = None
             for kname, ktype, kid in known:
                 if kname == name or (
                     stype == ktype == "person"
                     and len(name.split()) < len(kname.split())
                     and kname.split()[-1] == name.split()[-1]
                 ):
-                    first = next(a for a in out if a.id == kid)
                     linked, name = kid, kname
-                    if first.source is not None and (at := first.source.text.find(kname)) >= 0:
-                        resolved = TextSpan(
-                            first.source.start + at, first.source.start + at + len(kname), kname
-                        )
                     break
             if linked is None:
                 known.append((name, stype, aid))
@@ -211,7 +206,7 @@ def find_attributions_es(doc: Document) -> tuple[Attribution, ...]:
                     direct_quote=direct,
                     sentence_ids=(s.id,),
                     linked_to=linked,
-                    resolved=resolved,
+                    resolved=_mention(out, linked),
                 )
             )
     return tuple(out)
