@@ -263,11 +263,25 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
-_BENCHES = {
-    "polnear": ("service.corpora.polnear", "a PolNeAR split directory (text/, attributions/)"),
-    "hedges": ("service.corpora.hedges", "a Szeged uncertainty JSONL file"),
-    "frank": ("service.corpora.frank", "a FRANK-style JSONL file (article, summary, label)"),
-    "summedits": ("service.corpora.summedits", "a SummEdits directory of DOMAIN.jsonl files"),
+#: ``factdesk bench NAME``: (scoring module, what PATH is, whether PATH is a "dir", a
+#: "file" or "either").
+_BENCHES: dict[str, tuple[str, str, str]] = {
+    "polnear": (
+        "service.corpora.polnear",
+        "a PolNeAR split directory (text/, attributions/)",
+        "dir",
+    ),
+    "hedges": ("service.corpora.hedges", "a Szeged uncertainty JSONL file", "file"),
+    "frank": (
+        "service.corpora.frank",
+        "a FRANK-style JSONL file (article, summary, label)",
+        "file",
+    ),
+    "summedits": (
+        "service.corpora.summedits",
+        "a SummEdits directory of DOMAIN.jsonl files (or one such file)",
+        "either",
+    ),
 }
 
 
@@ -279,8 +293,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if not path.exists():
         print(f"factdesk: {path} does not exist", file=sys.stderr)
         return EXIT_INPUT
-    module = importlib.import_module(_BENCHES[args.corpus][0])
-    result = module.score(path)
+    name, wanted, kind = _BENCHES[args.corpus]
+    if kind != "either" and path.is_dir() != (kind == "dir"):
+        actual = "a directory" if path.is_dir() else "a file"
+        print(f"factdesk: bench {args.corpus} reads {wanted}; {path} is {actual}", file=sys.stderr)
+        return EXIT_INPUT
+    module = importlib.import_module(name)
+    try:
+        result = module.score(path)
+    except (ValueError, FileNotFoundError, UnicodeDecodeError, KeyError) as exc:
+        print(f"factdesk: bench {args.corpus}: {exc}", file=sys.stderr)
+        return EXIT_INPUT
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2, sort_keys=True) + "\n")
     else:
@@ -505,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("corpus", choices=sorted(_BENCHES), help="which corpus format")
     bench.add_argument(
         "path",
-        help="; ".join(f"{name}: {desc}" for name, (_, desc) in sorted(_BENCHES.items())),
+        help="; ".join(f"{name}: {desc}" for name, (_, desc, _) in sorted(_BENCHES.items())),
     )
     bench.add_argument("--json", action="store_true", help="print the metrics as JSON")
     bench.set_defaults(func=cmd_bench)
