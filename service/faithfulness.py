@@ -20,7 +20,10 @@ from .schemas import Reason
 from .support import RANK, Status, SupportCheck, check_support, words
 from .text import Sentence, prepare
 
-DEFAULT_TOP_K = 3
+# A summary sentence often fuses facts from several article sentences (a name from one,
+# the figure from another): five sentences carry them where three left a name or figure
+# of a faithful sentence out, which the checks then read as missing from the evidence.
+DEFAULT_TOP_K = 5
 
 # Sentence ends that ``prepare`` leaves joined: lower-cased, tokenised text ("fled . the
 # camp") and text pasted without a space after the stop ("fled.The camp").

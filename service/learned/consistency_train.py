@@ -35,12 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import support
+from ..faithfulness import DEFAULT_TOP_K
 from ..retrieval import SentenceIndex
 from . import WEIGHTS_DIR
 
 log = logging.getLogger("factdesk.train.faithfulness")
 
-EVIDENCE_K = 3
+#: Evidence sentences per statement: as many as the verifier retrieves for a summary sentence.
+EVIDENCE_K = DEFAULT_TOP_K
 _NAME_RUN = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*")
 _NUMBER = re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")
 _AUX = re.compile(
