@@ -86,6 +86,43 @@ def _cost(seq: Sequence[Token], cue: Run, other: Run, near: int) -> tuple[int, i
     return (1 + dist, _gap(cue, other))
 
 
+_SUBJECTS = frozenset(["nsubj", "nsubjpass"])
+_NOMINALS = frozenset(["PROPN", "NOUN", "PRON"])
+
+
+def _subject(seq: Sequence[Token], cue: Run, content: Run) -> Run | None:
+    """The phrase the parse makes the subject of the cue (``nsubj`` of a cue token, a
+    noun or pronoun, with everything below it), when it lies outside the cue and the
+    content: the speaker of a cue whose source the tagger left unlabelled."""
+    subj = next(
+        (
+            k
+            for k, t in enumerate(seq)
+            if t.dep in _SUBJECTS
+            and cue[0] <= t.head < cue[1]
+            and not cue[0] <= k < cue[1]
+            and t.pos in _NOMINALS
+        ),
+        None,
+    )
+    if subj is None:
+        return None
+    lo = hi = subj
+    for k in range(len(seq)):
+        j = k
+        for _ in range(20):  # k is below subj when subj is among its heads
+            if j == subj:
+                lo, hi = min(lo, k), max(hi, k)
+                break
+            if seq[j].head == j:
+                break
+            j = seq[j].head
+    run = (lo, hi + 1)
+    if any(not (run[1] <= other[0] or other[1] <= run[0]) for other in (cue, content)):
+        return None
+    return run
+
+
 def _span(doc: Document, seq: Sequence[Token], run: Run) -> TextSpan:
     a, b = seq[run[0]].start, seq[run[1] - 1].end
     return TextSpan(a, b, doc.text[a:b])
@@ -123,8 +160,12 @@ def propose(doc: Document, tagged: Sequence[Tagged]) -> list[Proposed]:
                 for si, src in enumerate(sources)
                 if (cost := _cost(seq, cue, src, 0)) is not None
             ]
-            source = _span(doc, seq, sources[min(options)[1]]) if options else None
             crun = contents[content_of[ci]]
+            if options:
+                source: TextSpan | None = _span(doc, seq, sources[min(options)[1]])
+            else:
+                subj = _subject(seq, cue, crun)
+                source = _span(doc, seq, subj) if subj is not None else None
             content = _span(doc, seq, crun)
             found.append(
                 (

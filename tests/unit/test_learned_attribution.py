@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from service import learned
+from service.analyzers.attribution_model import _subject
 from service.analyzers.attributions import find_attributions
 from service.learned import attribution, sha256_file
 from service.pipeline import analyze
@@ -118,3 +119,15 @@ async def test_response_names_the_weights_and_resolved_speakers(
     span = warn[0].speaker.resolved_span
     assert span is not None and seed_text[span.start : span.end] == "Gen. Joseph Votel"
     assert assert_offset_contract(seed_text, result.model_dump(mode="json")) > 20
+
+
+def test_a_cue_without_a_tagged_source_takes_its_parse_subject() -> None:
+    doc = prepare("The finance minister said on Tuesday that taxes would not rise next year.")
+    (seq,) = attribution.tokens_of(doc)
+    said = next(k for k, t in enumerate(seq) if doc.text[t.start : t.end] == "said")
+    that = next(k for k, t in enumerate(seq) if doc.text[t.start : t.end] == "that")
+    run = _subject(seq, (said, said + 1), (that, len(seq) - 1))
+    assert run is not None
+    assert doc.text[seq[run[0]].start : seq[run[1] - 1].end] == "The finance minister"
+    # a subject inside the content is not the speaker
+    assert _subject(seq, (said, said + 1), (0, len(seq))) is None
