@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from service import learned
 from service.analyzers.attribution_model import _subject
-from service.analyzers.attributions import find_attributions
+from service.analyzers.attributions import _Raw, find_attributions, tagger_cues
+from service.analyzers.findings import TextSpan
 from service.learned import attribution, sha256_file
 from service.pipeline import analyze
 from service.schemas import AnalysisRequest
@@ -131,3 +132,16 @@ def test_a_cue_without_a_tagged_source_takes_its_parse_subject() -> None:
     assert doc.text[seq[run[0]].start : seq[run[1] - 1].end] == "The finance minister"
     # a subject inside the content is not the speaker
     assert _subject(seq, (said, said + 1), (0, len(seq))) is None
+
+
+def test_the_rules_take_the_taggers_cue_for_the_same_statement() -> None:
+    text = "The Post has learned that the mayor resigned."
+    source = TextSpan(0, 8, "The Post")
+    short, long = TextSpan(13, 20, "learned"), TextSpan(9, 20, "has learned")
+    content = TextSpan(21, 44, text[21:44])
+    rules = [_Raw(source, short, content, False)]
+    (taken,) = tagger_cues(rules, [_Raw(None, long, TextSpan(26, 44, text[26:44]), False)])
+    assert taken.cue == long and taken.source == source and taken.content == content
+    # another statement's cue is not taken
+    other = [_Raw(None, long, TextSpan(0, 8, text[0:8]), False)]
+    assert tagger_cues(rules, other)[0].cue == short
