@@ -25,7 +25,7 @@ import re
 
 from service.analyzers.attributions import _mention
 from service.analyzers.findings import Attribution, SpeakerType, TextSpan
-from service.text import Document, Sentence
+from service.text import DISPLAY_ROLES, Document, Sentence
 
 _CUES = (
     "afirm[óa]|afirman|afirmaron|asegur[óa]|aseguran|aseguraron|dijo|dice|dicen|dijeron|"
@@ -40,14 +40,16 @@ _CUES = (
     "reiter[óa]|garantiz[óa]|prometi[óo]|promete"
 )
 _CUE = re.compile(rf"\b(?:{_CUES})\b")
-_SEGUN_START = re.compile(r"^\s*[Ss]egún\s+(?P<src>[^,;«»“”\"]{2,120}?)\s*,\s*")
-_SEGUN_END = re.compile(r",\s*según\s+(?P<src>[^,;«»“”\".]{2,120}?)\s*[.!?]?\s*$")
+_SEGUN_START = re.compile(r"^\s*(?P<cue>[Ss]egún)\s+(?P<src>[^,;«»“”\"]{2,120}?)\s*,\s*")
+_SEGUN_END = re.compile(r",\s*(?P<cue>según)\s+(?P<src>[^,;«»“”\".]{2,120}?)\s*[.!?]?\s*$")
 _QUOTE = re.compile(r"[«“\"](?P<q>[^«»“”\"]{8,})[»”\"]")
 #: A name run: capitalised words, with the particles Spanish names and bodies carry.
 _NAME = re.compile(
     r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü.-]+(?:\s+(?:(?:de|del|la|las|los|por|y|e)\s+)*"
     r"[A-ZÁÉÍÓÚÑ][\wáéíóúñü.-]+)*"
 )
+#: The verb and the name that follow a quote ("», dijo Ferrer").
+_POSTPOSED = re.compile(rf"\s*,?\s*(?P<cue>{_CUES})\s+(?P<src>{_NAME.pattern})")
 _ARTICLES = frozenset(["el", "la", "los", "las", "un", "una", "unos", "unas"])
 _ANONYMOUS = re.compile(
     r"^(?:(?:el|la|las|los|un|unas?|unos|dos|varias|varios|algunas|algunos)\s+)?"
@@ -79,22 +81,28 @@ def _span(doc: Document, start: int, end: int) -> TextSpan:
     return TextSpan(start, end, doc.text[start:end])
 
 
+def _parts(source: str) -> tuple[str, str | None]:
+    """``(first part, name in apposition or None)`` of a source phrase: "La alcaldesa,
+    Lucía Ferrer" -> ("La alcaldesa", "Lucía Ferrer")."""
+    parts = [p.strip() for p in source.split(",") if p.strip()]
+    first = parts[0] if parts else source.strip()
+    return first, next((p for p in parts[1:] if _NAME.fullmatch(p)), None)
+
+
 def speaker_type(source: str) -> SpeakerType:
     """Classify a Spanish source phrase: anonymous, document, organization or person
     (``unknown`` when nothing fits). A name in apposition ("El portavoz, Juan García")
     names the speaker; without one, "fuentes", "un portavoz" are anonymous."""
-    parts = [p.strip() for p in source.split(",") if p.strip()]
-    if not parts:
+    first, named = _parts(source)
+    if not first:
         return "unknown"
-    first = parts[0]
-    named = any(_NAME.fullmatch(p) for p in parts[1:])
-    if _ANONYMOUS.match(first) and not named:
+    if _ANONYMOUS.match(first) and named is None:
         return "anonymous"
     if _DOCUMENT.match(first):
         return "document"
     if _ORGANIZATION.search(first):
         return "organization"
-    if named or first[:1].isupper():
+    if named is not None or first[:1].isupper():
         return "person"
     return "unknown"
 
@@ -102,19 +110,14 @@ def speaker_type(source: str) -> SpeakerType:
 def _head_name(source: str) -> str:
     """The proper name of a source phrase ("Lucía Ferrer" of "La alcaldesa, Lucía
     Ferrer"; "Vecinos por Valdeluna" of "El principal partido de la oposición, Vecinos
-    por Valdeluna"), else the phrase without a leading article."""
-    parts = [p.strip() for p in source.split(",") if p.strip()]
-    if len(parts) > 1:
-        for p in parts[1:]:
-            if _NAME.fullmatch(p):
-                return p
-    phrase = parts[0] if parts else source.strip()
-    return phrase
+    por Valdeluna"), else its first part ("El ayuntamiento")."""
+    first, named = _parts(source)
+    return named or first
 
 
-def _source_before(sentence: Sentence, cue_at: int) -> tuple[int, int] | None:
-    """The noun phrase that opens the sentence and ends at the cue verb (at most 16
-    words, no quote marks, no other finite reporting verb)."""
+def _source_end(sentence: Sentence, cue_at: int) -> int | None:
+    """Where the noun phrase that opens the sentence and ends at the cue verb ends (at
+    most 16 words, no quote marks, not a clause opened by a conjunction)."""
     head = sentence.text[:cue_at]
     if not head.strip() or any(c in head for c in '«»“”"'):
         return None
@@ -123,54 +126,40 @@ def _source_before(sentence: Sentence, cue_at: int) -> tuple[int, int] | None:
         return None
     if not (words[0][:1].isupper() or words[0].lower() in _ARTICLES):
         return None
-    return 0, len(head.rstrip())
+    return len(head.rstrip())
 
 
-def _from_sentence(
-    doc: Document, s: Sentence
-) -> list[tuple[TextSpan, TextSpan | None, TextSpan, bool]]:
-    """``(source, cue, content, direct quote)`` of each attribution in sentence ``s``."""
+#: ``(source, cue, content, direct quote)`` of one attribution.
+_Found = tuple[TextSpan, TextSpan, TextSpan, bool]
+
+
+def _from_sentence(doc: Document, s: Sentence) -> _Found | None:
+    """The attribution of sentence ``s``, in the first shape that fits (see the module
+    table), or ``None``."""
     text, base = s.text, s.start
-    out: list[tuple[TextSpan, TextSpan | None, TextSpan, bool]] = []
+
+    def span(m: re.Match[str], group: int | str) -> TextSpan:
+        return _span(doc, base + m.start(group), base + m.end(group))
+
     if m := _SEGUN_START.match(text):
-        src = _span(doc, base + m.start("src"), base + m.end("src"))
-        cue = _span(doc, base + m.start(), base + m.start() + len("según") + 1)
-        out.append((src, cue, _span(doc, base + m.end(), s.end), False))
-        return out
+        return span(m, "src"), span(m, "cue"), _span(doc, base + m.end(), s.end), False
     if m := _SEGUN_END.search(text):
-        src = _span(doc, base + m.start("src"), base + m.end("src"))
-        at = text.index("según", m.start())
-        cue = _span(doc, base + at, base + at + len("según"))
-        out.append((src, cue, _span(doc, base, base + m.start()), False))
-        return out
+        return span(m, "src"), span(m, "cue"), _span(doc, base, base + m.start()), False
     q = _QUOTE.search(text)
-    if q is not None:
-        after = text[q.end() :]
-        post = re.match(rf"\s*,?\s*(?P<cue>{_CUES})\s+(?P<src>{_NAME.pattern})", after)
-        if post is not None:
-            a = base + q.end()
-            src = _span(doc, a + post.start("src"), a + post.end("src"))
-            cue = _span(doc, a + post.start("cue"), a + post.end("cue"))
-            content = _span(doc, base + q.start(), base + q.end())
-            out.append((src, cue, content, True))
-            return out
-    for c in _CUE.finditer(text):
-        if c.group(0) in _NOT_A_CLAIM:
-            break
-        where = _source_before(s, c.start())
-        if where is None:
-            break
-        src = _span(doc, base + where[0], base + where[1])
-        cue = _span(doc, base + c.start(), base + c.end())
-        rest = text[c.end() :]
-        lead = re.match(r"\s*(?:que\s+)?", rest)
-        start = c.end() + (lead.end() if lead else 0)
-        content = _span(doc, base + start, s.end)
-        if content.text:
-            direct = bool(_QUOTE.fullmatch(content.text.strip(" .")))
-            out.append((src, cue, content, direct))
-        break
-    return out
+    if q is not None and (post := _POSTPOSED.match(text, q.end())) is not None:
+        return span(post, "src"), span(post, "cue"), span(q, 0), True
+    c = _CUE.search(text)
+    if c is None or c.group(0) in _NOT_A_CLAIM:
+        return None
+    end = _source_end(s, c.start())
+    if end is None:
+        return None
+    lead = re.match(r"\s*(?:que\s+)?", text[c.end() :])
+    content = _span(doc, base + c.end() + (lead.end() if lead else 0), s.end)
+    if not content.text:
+        return None
+    direct = bool(_QUOTE.fullmatch(content.text.strip(" .")))
+    return _span(doc, base, base + end), span(c, 0), content, direct
 
 
 def find_attributions_es(doc: Document) -> tuple[Attribution, ...]:
@@ -178,35 +167,36 @@ def find_attributions_es(doc: Document) -> tuple[Attribution, ...]:
     out: list[Attribution] = []
     known: list[tuple[str, SpeakerType, str]] = []
     for s in doc.sentences:
-        if doc.paragraph_of(s).role not in ("body", "list_item"):
+        found = None if doc.paragraph_of(s).role in DISPLAY_ROLES else _from_sentence(doc, s)
+        if found is None:
             continue
-        for src, cue, content, direct in _from_sentence(doc, s):
-            aid = f"A{len(out) + 1}"
-            name = _head_name(src.text)
-            stype = speaker_type(src.text)
-            linked: str | None = None
-            for kname, ktype, kid in known:
-                if kname == name or (
-                    stype == ktype == "person"
-                    and len(name.split()) < len(kname.split())
-                    and kname.split()[-1] == name.split()[-1]
-                ):
-                    linked, name = kid, kname
-                    break
-            if linked is None:
-                known.append((name, stype, aid))
-            out.append(
-                Attribution(
-                    id=aid,
-                    source=src,
-                    cue=cue,
-                    content=content,
-                    speaker_name=name,
-                    speaker_type=stype,
-                    direct_quote=direct,
-                    sentence_ids=(s.id,),
-                    linked_to=linked,
-                    resolved=_mention(out, linked),
-                )
+        src, cue, content, direct = found
+        aid = f"A{len(out) + 1}"
+        name = _head_name(src.text)
+        stype = speaker_type(src.text)
+        linked: str | None = None
+        for kname, ktype, kid in known:
+            if kname == name or (
+                stype == ktype == "person"
+                and len(name.split()) < len(kname.split())
+                and kname.split()[-1] == name.split()[-1]
+            ):
+                linked, name = kid, kname
+                break
+        if linked is None:
+            known.append((name, stype, aid))
+        out.append(
+            Attribution(
+                id=aid,
+                source=src,
+                cue=cue,
+                content=content,
+                speaker_name=name,
+                speaker_type=stype,
+                direct_quote=direct,
+                sentence_ids=(s.id,),
+                linked_to=linked,
+                resolved=_mention(out, linked),
             )
+        )
     return tuple(out)
