@@ -482,10 +482,12 @@ _AGENTIVE = (
     "linked|inspired|appointed|installed"
 )
 _SUFFIXED = re.compile(
-    rf"(?<![\w.\-])([^\W_][\w.\u2019']*?)\s?-\s?({_AGENTIVE})\s+([^\W\d_]+)", re.I
+    rf"(?<![\w.\-])(?P<head>[^\W_][\w.\u2019']*?)\s?-\s?(?:{_AGENTIVE})\s+(?P<noun>[^\W\d_]+)",
+    re.I,
 )
 _PREFIXED = re.compile(
-    r"(?<![\w\-])(pro|anti|ex|non)\s?-\s?([^\W_][\w.\u2019']*?)\s+([^\W\d_]+)", re.I
+    r"(?<![\w\-])(?:pro|anti|ex|non)\s?-\s?(?P<head>[^\W_][\w.\u2019']*?)\s+(?P<noun>[^\W\d_]+)",
+    re.I,
 )
 
 
@@ -496,10 +498,7 @@ def dropped_qualifiers(statement: str, evidence: str) -> list[tuple[str, str]]:
     and not the compound itself."""
     found: list[tuple[str, str]] = []
     for m in [*_SUFFIXED.finditer(evidence), *_PREFIXED.finditer(evidence)]:
-        if m.re is _SUFFIXED:
-            head, noun = m.group(1), m.group(3)
-        else:
-            head, noun = m.group(2), m.group(3)
+        head, noun = m.group("head"), m.group("noun")
         bare = re.compile(rf"(?<![\w\-]){re.escape(head)}\s+{re.escape(noun)}\b", re.I).search(
             statement
         )
