@@ -52,11 +52,11 @@ def runs(tags: Sequence[str]) -> list[Run]:
     return out
 
 
-def _reaches(seq: Sequence[Token], run: Run, target: Run) -> bool:
-    """True when a token of ``run`` has ``target`` among its first few heads."""
+def _reaches(seq: Sequence[Token], run: Run, target: Run, steps: int = _HEAD_STEPS) -> bool:
+    """True when a token of ``run`` has ``target`` among its first ``steps`` heads."""
     for k in range(*run):
         j = k
-        for _ in range(_HEAD_STEPS):
+        for _ in range(steps):
             h = seq[j].head
             if h == j:
                 break
@@ -107,17 +107,8 @@ def _subject(seq: Sequence[Token], cue: Run, content: Run) -> Run | None:
     )
     if subj is None:
         return None
-    lo = hi = subj
-    for k in range(len(seq)):
-        j = k
-        for _ in range(20):  # k is below subj when subj is among its heads
-            if j == subj:
-                lo, hi = min(lo, k), max(hi, k)
-                break
-            if seq[j].head == j:
-                break
-            j = seq[j].head
-    run = (lo, hi + 1)
+    below = [k for k in range(len(seq)) if _reaches(seq, (k, k + 1), (subj, subj + 1), 19)]
+    run = (min([subj, *below]), max([subj, *below]) + 1)
     if any(not (run[1] <= other[0] or other[1] <= run[0]) for other in (cue, content)):
         return None
     return run
