@@ -102,27 +102,3 @@ def detect(text: str) -> str | None:
 def is_english(language: str | None) -> bool:
     """True when the English analyzers apply: English, or no confident guess."""
     return language in (None, "en")
-
-
-#: Languages whose attributions have rules of their own (``service.analyzers``).
-ATTRIBUTION_LANGUAGES = frozenset({"es"})
-
-
-def language_warning(language: str | None) -> str:
-    """The ``meta.warnings`` line for text the English analyzers did not read."""
-    if language in ATTRIBUTION_LANGUAGES:
-        return (
-            f"the text reads as language {language!r}, not English: hedges and figures "
-            "were not analysed (those analyzers read English only); attributions come "
-            "from reporting-verb rules for this language"
-        )
-    return (
-        f"the text reads as language {language!r}, not English: attributions, hedges and "
-        "figures were not analysed (the analyzers read English only)"
-    )
-
-
-def language_warnings(language: str | None) -> list[str]:
-    """``[language_warning(language)]`` when the English analyzers do not apply, else
-    ``[]``."""
-    return [] if is_english(language) else [language_warning(language)]

@@ -18,12 +18,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from . import learned
-from .analyzers import Findings
+from .analyzers import Findings, language_warnings
 from .analyzers import analyze as find_all
 from .generate import ask_model, prompt_sha256
 from .grounding import Grounded, ground, removed_text
 from .judge import second_opinion
-from .language import language_warnings
 from .learned.consistency import encodings_cached
 from .llm import LLM
 from .llm_output import LLMAnalysis

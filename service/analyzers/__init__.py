@@ -7,6 +7,8 @@ the byline.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from service.analyzers.attributions import find_attributions
 from service.analyzers.attributions_es import find_attributions_es
 from service.analyzers.byline import find_byline
@@ -26,6 +28,7 @@ from service.language import detect, is_english
 from service.text import Document
 
 __all__ = [
+    "ATTRIBUTION_FINDERS",
     "Attribution",
     "CueType",
     "Figure",
@@ -35,7 +38,13 @@ __all__ = [
     "TextSpan",
     "UncertaintyCue",
     "analyze",
+    "language_warnings",
 ]
+
+#: Attribution rules for languages other than English, by ISO 639-1 code.
+ATTRIBUTION_FINDERS: dict[str, Callable[[Document], tuple[Attribution, ...]]] = {
+    "es": find_attributions_es,
+}
 
 
 def analyze(doc: Document) -> Findings:
@@ -44,13 +53,14 @@ def analyze(doc: Document) -> Findings:
     Deterministic: the same document always gives equal findings (the parser and the
     tagger's weights load once per process; nothing else is read or kept). Text in
     another language than English gets its ``language`` set and no English analysis:
-    Spanish gets the attributions of its own rules (:mod:`.attributions_es`), other
-    languages empty findings. Never raises on a document produced by
-    ``text.prepare``.
+    a language of :data:`ATTRIBUTION_FINDERS` gets the attributions of its own rules
+    (Spanish: :mod:`.attributions_es`), other languages empty findings. Never raises on
+    a document produced by ``text.prepare``.
     """
     language = detect(" ".join(s.text for s in doc.sentences))
     if not is_english(language):
-        found = find_attributions_es(doc) if language == "es" else ()
+        finder = ATTRIBUTION_FINDERS.get(language or "")
+        found = finder(doc) if finder is not None else ()
         return Findings(found, (), (), (), frozenset(), language, find_byline(doc))
     attributions = find_attributions(doc)
     cues = find_cues(doc)
@@ -64,3 +74,21 @@ def analyze(doc: Document) -> Findings:
         language=language,
         byline=find_byline(doc),
     )
+
+
+def language_warnings(language: str | None) -> list[str]:
+    """The ``meta.warnings`` line for text the English analyzers did not read (none for
+    English or an unknown language): what was left out, and where attributions come
+    from when the language has rules of its own."""
+    if is_english(language):
+        return []
+    if language in ATTRIBUTION_FINDERS:
+        return [
+            f"the text reads as language {language!r}, not English: hedges and figures "
+            "were not analysed (those analyzers read English only); attributions come "
+            "from reporting-verb rules for this language"
+        ]
+    return [
+        f"the text reads as language {language!r}, not English: attributions, hedges and "
+        "figures were not analysed (the analyzers read English only)"
+    ]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from service.analyzers import analyze
-from service.language import detect, is_english, language_warning
+from service.analyzers import analyze, language_warnings
+from service.language import detect, is_english
 from service.pipeline import analyze as run_pipeline
 from service.schemas import AnalysisRequest
 from service.settings import Settings
@@ -81,8 +81,9 @@ async def test_response_names_the_language_and_warns(settings: Settings) -> None
     )
     result = await run_pipeline(AnalysisRequest(text=SPANISH), settings, fake)
     assert result.meta.language == "es"
-    assert language_warning("es") in result.meta.warnings
-    assert "hedges and figures were not analysed" in language_warning("es")
+    [warning] = language_warnings("es")
+    assert warning in result.meta.warnings
+    assert "hedges and figures were not analysed" in warning
     # the claim the model missed comes from the Spanish attribution rules
     ruled = [c for c in result.claims if c.origin == "rules"]
     assert [(c.speaker.name, c.cue) for c in ruled] == [("El ministro", "dijo")]
