@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 from service.learned import WEIGHTS_DIR, ComponentInfo, register, sha256_file
-from service.text import Document
+from service.text import DISPLAY_ROLES, Document
 
 if TYPE_CHECKING:
     import pycrfsuite
@@ -104,9 +104,7 @@ def tokens_of(doc: Document) -> list[list[Token]]:
     from service.nlp import parse_many
 
     spans = [
-        (p.start, p.end)
-        for p in doc.paragraphs
-        if p.sentence_ids and p.role in ("body", "list_item")
+        (p.start, p.end) for p in doc.paragraphs if p.sentence_ids and p.role not in DISPLAY_ROLES
     ]
     parsed = parse_many(doc.text[a:b] for a, b in spans)
     return [_from_doc(sdoc, a) for (a, _), sdoc in zip(spans, parsed, strict=True)]
