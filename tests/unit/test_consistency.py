@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service import learned
+from service.cli import main
 from service.faithfulness import segments
 from service.learned import consistency
 from service.retrieval import SentenceIndex, best_matches
@@ -37,8 +38,25 @@ def test_committed_weights_are_the_ones_the_code_expects() -> None:
     assert 0.0 <= weights.unsupported_below <= weights.supported_at < 1.0
 
 
-def test_installed_encoder_is_the_one_the_weights_were_trained_with() -> None:
-    assert learned.sha256_file(consistency.encoder_path()) == consistency.ENCODER_SHA256
+def test_committed_encoder_is_the_one_the_weights_were_trained_with() -> None:
+    assert learned.sha256_file(consistency.ENCODER_FILE) == consistency.ENCODER_SHA256
+
+
+def test_encoder_rebuilds_byte_for_byte_from_the_pinned_package(tmp_path: Path) -> None:
+    """``factdesk train encoder`` reproduces the committed file from the package's."""
+    assert learned.sha256_file(consistency.package_encoder_path()) == (
+        consistency.PACKAGE_ENCODER_SHA256
+    )
+    out = tmp_path / "encoder.onnx"
+    assert main(["train", "encoder", "--out", str(out)]) == 0
+    assert learned.sha256_file(out) == consistency.ENCODER_SHA256
+
+
+def test_encoder_build_refuses_a_missing_source(tmp_path: Path) -> None:
+    out = tmp_path / "encoder.onnx"
+    missing = str(tmp_path / "nope.onnx")
+    assert main(["train", "encoder", "--source", missing, "--out", str(out)]) == 2
+    assert not out.exists()
 
 
 def test_weights_trained_on_other_features_are_refused(tmp_path: Path) -> None:
