@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 
 _PROFILES: dict[str, frozenset[str]] = {
     lang: frozenset(words.split())
@@ -57,16 +58,16 @@ MIN_SHARE = 0.12
 
 
 def _script(text: str) -> str | None:
-    counts: dict[str, int] = {}
     letters = 0
-    for ch in text[:20000]:
+    counts: dict[str, int] = {}
+    for ch, n in Counter(text[:20000]).items():  # each distinct character looked up once
         if not ch.isalpha():
             continue
-        letters += 1
+        letters += n
         name = unicodedata.name(ch, "")
         for prefix, lang in _SCRIPTS:
             if name.startswith(prefix):
-                counts[lang] = counts.get(lang, 0) + 1
+                counts[lang] = counts.get(lang, 0) + n
                 break
     if not letters:
         return None
