@@ -27,15 +27,15 @@ from .schemas import (
     SummarySentence,
     Verification,
 )
-from .support import RANK, check_support, content_words, numbers, stricter
-from .text import DISPLAY_ROLES, Document, Sentence, fold
-from .verify import (
+from .spans import (
     align_quote,
     find_in_sentences,
     ground_ids,
     sentence_span,
     span_of,
 )
+from .support import RANK, check_support, content_words, numbers, stricter
+from .text import DISPLAY_ROLES, Document, Sentence, fold
 
 _FLAG_MESSAGES = {
     "hedge": "hedged wording: the text does not state this as fact",

@@ -5,9 +5,9 @@
 - Attributions the model missed become claims with ``origin: "rules"``, so an editor never
   loses a quoted claim because the model skipped it; model claims that match an
   attribution become ``origin: "both"``.
-- The speaker of every claim is checked: named near the evidence, or matching the
-  attribution the rules found there; otherwise ``speaker-not-found`` or
-  ``speaker-mismatch``.
+- The speaker of every claim is checked (:func:`service.speakers.settle`): named near the
+  evidence, or matching the attribution the rules found there; otherwise
+  ``speaker-not-found`` or ``speaker-mismatch``.
 - Flags attach to every claim whose evidence shares a sentence with them.
 """
 
@@ -23,16 +23,13 @@ from .schemas import (
     FigureOut,
     Flag,
     FlagType,
-    Polarity,
     Reason,
     Span,
-    Speaker,
-    VerdictStatus,
     Verification,
 )
-from .support import content_words, stricter, words
-from .text import Document, Sentence
-from .verify import sentence_containing, sentence_span, span_of, speaker_found
+from .spans import inside, overlaps, sentence_span, span_of, text_span
+from .speakers import attribution_speaker, polarity_of, settle
+from .text import Document
 
 _CUE_FLAG: dict[str, FlagType] = {
     "speculation": "hedge",
@@ -76,27 +73,6 @@ class Merged:
     figures: list[FigureOut]
 
 
-def _span(doc: Document, t: TextSpan, sentence_id: str | None) -> Span:
-    return span_of(doc, t.start, t.end, sentence_id)
-
-
-def _overlaps(a: Span | TextSpan, b: Span | TextSpan) -> bool:
-    return a.start < b.end and b.start < a.end
-
-
-def _inside(inner: TextSpan, outer: TextSpan) -> bool:
-    """``inner`` lies within ``outer`` and is strictly smaller."""
-    return (
-        outer.start <= inner.start
-        and inner.end <= outer.end
-        and (inner.end - inner.start) < (outer.end - outer.start)
-    )
-
-
-def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verification:
-    return stricter(v, Verification(status=status, reasons=[reason]))
-
-
 def _rule_flags(
     doc: Document, findings: Findings, instructions: frozenset[str] = frozenset()
 ) -> list[Flag]:
@@ -119,7 +95,7 @@ def _rule_flags(
         add(
             _CUE_FLAG[cue.type],
             _CUE_MESSAGE[cue.type],
-            _span(doc, cue.span, cue.sentence_id),
+            text_span(doc, cue.span, cue.sentence_id),
             [cue.sentence_id],
         )
     for conflict in findings.conflicts:
@@ -128,7 +104,7 @@ def _rule_flags(
         add(
             "conflicting_figures",
             f"different figures for {conflict.quantity}: " + " vs ".join(parts),
-            _span(doc, first.span, first.sentence_id),
+            text_span(doc, first.span, first.sentence_id),
             [f.sentence_id for f in conflict.figures],
         )
     for sentence in doc.sentences:
@@ -158,7 +134,7 @@ def _rule_flags(
             add(
                 "second_hand",
                 f"relayed from other reporting: {att.speaker_name or att.source.text}",
-                _span(doc, att.source, att.sentence_ids[0] if att.sentence_ids else None),
+                text_span(doc, att.source, att.sentence_ids[0] if att.sentence_ids else None),
                 att.sentence_ids,
             )
         if att.speaker_type != "anonymous":
@@ -170,14 +146,14 @@ def _rule_flags(
             add(
                 "anonymous_source",
                 f"attributed to an unnamed source: {att.speaker_name or anchor.text}",
-                _span(doc, anchor, sid),
+                text_span(doc, anchor, sid),
                 att.sentence_ids,
             )
         if reported & set(att.sentence_ids):
             add(
                 "unverified",
                 "anonymous and second-hand: not independently verified in the article",
-                _span(doc, anchor, sid),
+                text_span(doc, anchor, sid),
                 att.sentence_ids,
             )
     return flags
@@ -186,7 +162,7 @@ def _rule_flags(
 def _same_flag(a: Flag, b: Flag) -> bool:
     if a.type != b.type:
         return False
-    if a.span is not None and b.span is not None and _overlaps(a.span, b.span):
+    if a.span is not None and b.span is not None and overlaps(a.span, b.span):
         return True
     return a.type in ("anonymous_source", "unverified", "conflicting_figures") and bool(
         set(a.sentence_ids) & set(b.sentence_ids)
@@ -209,66 +185,6 @@ def merge_flags(model_flags: Sequence[Flag], rule_flags: Sequence[Flag]) -> list
     return merged
 
 
-def _speaker_matches(name: str | None, att: Attribution) -> bool:
-    if not name:
-        return False
-    ours = content_words(name)
-    theirs = content_words(
-        " ".join(x for x in (att.speaker_name, att.source and att.source.text) if x)
-    )
-    return bool(ours & theirs)
-
-
-def _matching_attribution(claim: Claim, attributions: Sequence[Attribution]) -> Attribution | None:
-    cited = {e.sentence_id for e in claim.evidence}
-    best: tuple[float, Attribution] | None = None
-    for att in attributions:
-        if not cited & set(att.sentence_ids):
-            continue
-        if claim.quote is not None and _overlaps(claim.quote, att.content):
-            return att
-        words = content_words(claim.text)
-        score = len(words & content_words(att.content.text)) / len(words) if words else 0.0
-        if score >= 0.3 and (best is None or score > best[0]):
-            best = (score, att)
-    return best[1] if best else None
-
-
-def check_speaker(
-    doc: Document, claim: Claim, match: Attribution | None, attributions: Sequence[Attribution]
-) -> Verification:
-    """The claim's verification after checking its speaker against the text and the
-    attributions found by rules (``speaker-not-found`` / ``speaker-mismatch``)."""
-    v = claim.verification
-    name = claim.speaker.name
-    if not name or claim.speaker.type == "outlet":
-        return v
-    if match is not None and _speaker_matches(name, match):
-        return v
-    cited: list[Sentence] = [
-        s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s is not None
-    ]
-    if speaker_found(doc, name, cited):
-        return v
-    cited_ids = {s.id for s in cited}
-    others = [a for a in attributions if cited_ids & set(a.sentence_ids) and a.speaker_name]
-    if others:
-        who = others[0].speaker_name
-        return _downgrade(
-            v,
-            "partially_supported",
-            Reason(
-                code="speaker-mismatch",
-                message=f"the article attributes this to {who!r}, not {name!r}",
-            ),
-        )
-    return _downgrade(
-        v,
-        "partially_supported",
-        Reason(code="speaker-not-found", message=f"{name!r} is not named near the evidence"),
-    )
-
-
 _QUOTE_TRIM = "\"'“”‘’«» ,"
 
 
@@ -279,74 +195,7 @@ def _quote_span(doc: Document, t: TextSpan, sentence_id: str) -> Span:
         start += 1
     while end > start and doc.text[end - 1] in _QUOTE_TRIM:
         end -= 1
-    return span_of(doc, start, end, sentence_id) if end > start else _span(doc, t, sentence_id)
-
-
-#: Reporting verbs that deny or disbelieve their content ("denied that ...").
-_DENYING = frozenset(
-    {
-        "deny", "denied", "denies", "denying", "reject", "rejected", "rejects", "dismiss",
-        "dismissed", "dismisses", "dispute", "disputed", "disputes", "refute", "refuted",
-        "refutes", "doubt", "doubted", "doubts", "contest", "contested", "rebut", "rebutted",
-    }
-)  # fmt: skip
-_NEGATORS = frozenset({"not", "n't", "never", "no", "nor", "cannot"})
-
-
-def cue_negates(cue: str | None) -> bool:
-    """True when a reporting cue denies or disbelieves what it introduces ("do not
-    believe", "denied", "did not say", "rejected claims that")."""
-    if not cue:
-        return False
-    tokens = words(cue)
-    return any(t in _NEGATORS or t in _DENYING for t in tokens)
-
-
-def polarity_of(cue: str | None, text: str) -> Polarity:
-    """``negated`` when the cue negates and the claim text does not carry the negation
-    itself: read alone, such a text states the opposite of what its source said."""
-    if not cue_negates(cue):
-        return "affirmed"
-    own = set(words(text))
-    return "affirmed" if own & (_NEGATORS | _DENYING) else "negated"
-
-
-def attribution_speaker(doc: Document, att: Attribution) -> Speaker:
-    """The speaker of an attribution: the name as the text writes it (the proper name
-    of an appositive source, else the source phrase: "he", "the official"), plus the
-    speaker it resolves to (name and mention span) when it refers to one named earlier."""
-    own = att.speaker_name or (att.source.text if att.source else None)
-    if att.linked_to is None or att.speaker_name is None:
-        return Speaker(name=own, type=att.speaker_type)
-    mention: Span | None = None
-    written = own
-    if att.resolved is not None:
-        where = sentence_containing(doc, att.resolved.start)
-        mention = _span(doc, att.resolved, where.id if where else None)
-        if att.source is not None and not _inside(att.resolved, att.source):
-            written = att.source.text  # "he": another mention names the speaker
-    return Speaker(
-        name=written, type=att.speaker_type, resolved=att.speaker_name, resolved_span=mention
-    )
-
-
-_REFERRING = frozenset(["he", "she", "they", "we", "it", "i"])
-
-
-def _resolve(doc: Document, speaker: Speaker, att: Attribution) -> Speaker:
-    """``speaker`` with the attribution's resolved name when the model wrote the same
-    pronoun or phrase the text does ("he" of "he said")."""
-    if speaker.resolved or not speaker.name or att.source is None:
-        return speaker
-    name = speaker.name.casefold()
-    if name != att.source.text.casefold() and name not in _REFERRING:
-        return speaker
-    found = attribution_speaker(doc, att)
-    if found.resolved is None:
-        return speaker
-    return speaker.model_copy(
-        update={"resolved": found.resolved, "resolved_span": found.resolved_span}
-    )
+    return span_of(doc, start, end, sentence_id) if end > start else text_span(doc, t, sentence_id)
 
 
 def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
@@ -387,13 +236,13 @@ def _figures(doc: Document, findings: Findings, flags: Sequence[Flag]) -> list[F
     for conflict in findings.conflicts:
         first = conflict.figures[0]
         for flag in conflict_flags:
-            if flag.span is not None and _overlaps(flag.span, first.span):
+            if flag.span is not None and overlaps(flag.span, first.span):
                 for fig in conflict.figures:
                     in_conflict[(fig.span.start, fig.span.end)] = flag.id
     return [
         FigureOut(
             id=f"N{i}",
-            span=_span(doc, f.span, f.sentence_id),
+            span=text_span(doc, f.span, f.sentence_id),
             value=f.value,
             counted=f.counted,
             source=f.source,
@@ -422,40 +271,13 @@ def merge(
     claims: list[Claim] = []
     matched: set[str] = set()
     for claim in model_claims:
-        match = _matching_attribution(claim, findings.attributions)
-        updated = claim.model_copy(deep=True)
-        if match is not None and not _speaker_matches(claim.speaker.name, match):
-            # the parse found who says it; a model's pick from a list (often "the article
-            # itself") is weaker evidence than the sentence's own reporting clause
-            updated.speaker = attribution_speaker(doc, match)
-            updated.verification = Verification(
-                status=claim.verification.status,
-                reasons=[
-                    *claim.verification.reasons,
-                    Reason(
-                        code="speaker-from-text",
-                        message=f"speaker taken from the sentence: {updated.speaker.name!r}"
-                        + (
-                            f" (the model said {claim.speaker.name!r})"
-                            if claim.speaker.name
-                            else ""
-                        ),
-                    ),
-                ],
-            )
-        if updated.speaker.type == "outlet" and not updated.speaker.name and findings.byline:
-            # the text's own voice is its author's
-            updated.speaker = Speaker(name=findings.byline, type="outlet")
-        updated.verification = check_speaker(doc, updated, match, findings.attributions)
-        cue = claim.cue or (match.cue.text if match is not None and match.cue else None)
-        updated.polarity = polarity_of(cue, claim.text)
+        updated, match = settle(doc, claim, findings)
         if match is not None:
-            updated.speaker = _resolve(doc, updated.speaker, match)
             # the claim also covers attributions nested in the matched one
             matched.update(
                 a.id
                 for a in findings.attributions
-                if a.id == match.id or _inside(a.content, match.content)
+                if a.id == match.id or inside(a.content, match.content)
             )
             updated.origin = "both"
         claims.append(updated)
@@ -465,7 +287,7 @@ def merge(
             continue
         if att.cue is not None and att.cue.text.lower() in _NON_CLAIM_CUES:
             continue
-        if any(o.id != att.id and _inside(att.content, o.content) for o in findings.attributions):
+        if any(o.id != att.id and inside(att.content, o.content) for o in findings.attributions):
             continue  # the enclosing attribution carries this content
         rule_claim = _rule_claim(doc, att, f"C{index}")
         if rule_claim is not None:

@@ -1,11 +1,12 @@
 """One analysis, as a short composition of stages (each one module, each a plain
 function of its inputs; only the model stage does I/O):
 
-    prepare (text)          -> Document: normalised, deduplicated, numbered sentences
+    prepare (text)          -> Document: normalised, deduplicated, numbered sentences;
+                               text addressed to a model and page furniture set aside
     find_all (analyzers)    -> Findings: attributions, uncertainty cues, figures, conflicts
     ask_model (generate)    -> the model's id-cited summary and claims, schema-validated
-    ground (grounding)      -> spans, aligned quotes, evidence; support (support) per item
-    merge (merge)           -> rule flags and claims joined in, speaker checks (speakers)
+    ground (grounding)      -> spans (spans), aligned quotes, evidence; support (support)
+    merge (merge)           -> rule flags and claims joined in; speaker checks (speakers)
     complete (summarize)    -> the summary an editor can use, never short of sentences
     second_opinion (judge)  -> optional extra call that can only make verdicts stricter
 """
@@ -41,8 +42,7 @@ from .schemas import (
 )
 from .settings import Settings
 from .summarize import complete
-from .text import Document, prepare
-from .verify import instruction_sentences, page_furniture
+from .text import Document, instruction_sentences, page_furniture, prepare
 
 #: Articles at least this long are prepared and verified on a worker thread, so one long
 #: article does not stall the event loop (and every other request) for its CPU time.

@@ -22,9 +22,9 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .schemas import Reason, SummarySentence, Verification
+from .spans import sentence_span
 from .support import check_support, stem, words
 from .text import DISPLAY_ROLES, Document, Sentence
-from .verify import sentence_span
 
 #: Verdicts a model-written summary sentence needs to be shown in ``summary``.
 SHOWN = frozenset({"supported"})

@@ -3,7 +3,9 @@
 Every offset produced here indexes the text exactly as the client sent it, so for any
 sentence ``s``: ``doc.text[s.start:s.end] == s.text``. Normalisation (NFC, folded quotes,
 collapsed whitespace, case) is only ever used for *matching*, through :func:`fold`, which
-keeps a map from each folded character back to the original characters.
+keeps a map from each folded character back to the original characters. The sentences
+that are not the story (text addressed to a model, page furniture) are named here too:
+:func:`instruction_sentences`, :func:`page_furniture`.
 """
 
 from __future__ import annotations
@@ -418,3 +420,55 @@ def prepare(text: str) -> Document:
         for p, role in zip(paragraphs, roles, strict=True)
     )
     return Document(text, kept, tuple(sentences), tuple(removed))
+
+
+# ----------------------------------------------------------------------------- hygiene
+# Sentences that are not the story: text addressed to a model, and page furniture.
+
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|"
+    r"preceding|all|your|these|those)\b[^.!?]{0,30}?\b(?:instructions?|prompts?|rules|"
+    r"directions|text|content)\b"
+    r"|\bsystem prompt\b"
+    r"|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b"
+    r"|\bas an ai\b"
+    r"|\b(?:new|updated|real) instructions?\b"
+    r"|\b(?:ai|assistant|model|llm|chatgpt|summari[sz]er)s?\b[^.!?]{0,40}\b(?:must|should)\b"
+    r"[^.!?]{0,20}\b(?:report|say|state|write|output|respond|claim|summari[sz]e)\b"
+    r"|\b(?:respond|reply|answer|output)\b (?:only )?with\b",
+    re.IGNORECASE,
+)
+
+
+def instruction_sentences(doc: Document) -> frozenset[str]:
+    """Ids of sentences that address the model instead of the reader (prompt
+    injection). What they ask for is never evidence."""
+    return frozenset(s.id for s in doc.sentences if _INSTRUCTION.search(s.text))
+
+
+#: Lines a web page or wire feed prints around the story: cookie and consent notices,
+#: credit lines, related-links rails, share/subscribe prompts, copyright footers.
+_FURNITURE = re.compile(
+    r"^\W*(?:cookies?\b.*\b(?:use|accept|consent|policy|settings)\b"
+    r"|(?:we|this (?:site|website)) uses? cookies\b"
+    r"|\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|produced) by\b.*\)?\W*$"
+    r"|(?:related|read more|see also|more on this|recommended|trending)\s*(?::|\||$)"
+    r"|advertisement\W*$|skip to (?:main )?content\b"
+    r"|(?:subscribe|sign up|log in|share this|follow us)\b.{0,80}$"
+    r"|(?:©|\(c\)|copyright\b).{0,120}$|.{0,120}\ball rights reserved\b.{0,40}$)",
+    re.IGNORECASE,
+)
+
+
+def page_furniture(doc: Document) -> frozenset[str]:
+    """Ids of the sentences of paragraphs that are page furniture, not article content:
+    cookie notices, credit lines ("Reporting by ..."), related links, subscribe prompts,
+    copyright lines. They are never shown to the model, never evidence, never claims."""
+    out: set[str] = set()
+    for para in doc.paragraphs:
+        text = doc.text[para.start : para.end].strip()
+        if text and len(text) <= 400 and _FURNITURE.search(text):
+            out.update(para.sentence_ids)
+    # a credit line or notice can also end a body paragraph as a sentence of its own
+    out.update(s.id for s in doc.sentences if len(s.text) <= 400 and _FURNITURE.search(s.text))
+    return frozenset(out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.analyzers import Attribution, Findings, analyze
-from service.merge import attribution_speaker
+from service.speakers import attribution_speaker
 from service.text import Document, prepare
 from tests.unit._shared import shared_file
 

@@ -8,10 +8,10 @@ import pytest
 from service.errors import ModelOutputInvalid, ModelTimeout
 from service.grounding import strip_echoed_ids
 from service.llm_output import OUTLET_SPEAKER, UNNAMED_SPEAKER
-from service.merge import cue_negates, polarity_of
 from service.pipeline import analyze
 from service.schemas import AnalysisOptions, AnalysisRequest
 from service.settings import Settings
+from service.speakers import cue_negates, polarity_of
 from service.summarize import central_sentences
 from service.text import prepare
 from tests.conftest import assert_offset_contract, sid

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from service.pipeline import analyze
 from service.schemas import AnalysisRequest
 from service.settings import Settings
+from service.spans import align_quote, find_in_sentences
 from service.text import prepare
-from service.verify import align_quote, find_in_sentences
 from tests.conftest import assert_offset_contract
 from tests.fakes import FakeLLM
 

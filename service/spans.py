@@ -1,4 +1,4 @@
-"""Checks the model's output against the article itself.
+"""Spans of the original text: the one way a response points into the article.
 
 Evidence is cited by sentence id and turned into spans here, by code; quotes are aligned
 to the text (exact, then normalised, then fuzzy within the cited sentences). Every span
@@ -8,14 +8,13 @@ construction.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
 from rapidfuzz import fuzz
 
+from .analyzers import TextSpan
 from .schemas import Span
-from .support import content_words
 from .text import Document, Sentence, fold
 
 AlignMethod = Literal["exact", "normalized", "fuzzy"]
@@ -27,6 +26,25 @@ _QUOTE_MARKS = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
 def span_of(doc: Document, start: int, end: int, sentence_id: str | None = None) -> Span:
     """A span of the original text (the offset contract holds by construction)."""
     return Span(start=start, end=end, text=doc.text[start:end], sentence_id=sentence_id)
+
+
+def text_span(doc: Document, t: TextSpan, sentence_id: str | None) -> Span:
+    """The response span of an analyzer's span."""
+    return span_of(doc, t.start, t.end, sentence_id)
+
+
+def overlaps(a: Span | TextSpan, b: Span | TextSpan) -> bool:
+    """The two spans share at least one character."""
+    return a.start < b.end and b.start < a.end
+
+
+def inside(inner: TextSpan, outer: TextSpan) -> bool:
+    """``inner`` lies within ``outer`` and is strictly smaller."""
+    return (
+        outer.start <= inner.start
+        and inner.end <= outer.end
+        and (inner.end - inner.start) < (outer.end - outer.start)
+    )
 
 
 def sentence_span(doc: Document, sentence: Sentence) -> Span:
@@ -110,24 +128,6 @@ def _span_at(doc: Document, start: int, end: int) -> Span:
     return span_of(doc, start, end, sentence.id if sentence else None)
 
 
-# ----------------------------------------------------------------------------- support
-
-
-def speaker_found(doc: Document, speaker: str, cited: Sequence[Sentence]) -> bool:
-    """True when the speaker's content words occur in a cited sentence's paragraph or the
-    paragraph before it (later mentions: "the official added")."""
-    words = content_words(speaker)
-    if not words:
-        return True
-    paragraphs: set[int] = set()
-    for s in cited:
-        paragraphs.update({s.paragraph, max(0, s.paragraph - 1)})
-    context = " ".join(
-        doc.text[doc.paragraphs[i].start : doc.paragraphs[i].end] for i in sorted(paragraphs)
-    )
-    return bool(words & content_words(context))
-
-
 def find_in_sentences(doc: Document, needle: str, cited: Sequence[Sentence]) -> Span | None:
     """The first occurrence of ``needle`` (folded) inside the cited sentences."""
     fneedle = fold(needle).text
@@ -140,52 +140,3 @@ def find_in_sentences(doc: Document, needle: str, cited: Sequence[Sentence]) -> 
             start, end = folded.original_span(at, at + len(fneedle))
             return span_of(doc, start, end, s.id)
     return None
-
-
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\b[^.!?]{0,40}?\b(?:previous|prior|above|earlier|"
-    r"preceding|all|your|these|those)\b[^.!?]{0,30}?\b(?:instructions?|prompts?|rules|"
-    r"directions|text|content)\b"
-    r"|\bsystem prompt\b"
-    r"|\byou are (?:now )?(?:an? )?(?:ai|assistant|language model|chatbot|llm)\b"
-    r"|\bas an ai\b"
-    r"|\b(?:new|updated|real) instructions?\b"
-    r"|\b(?:ai|assistant|model|llm|chatgpt|summari[sz]er)s?\b[^.!?]{0,40}\b(?:must|should)\b"
-    r"[^.!?]{0,20}\b(?:report|say|state|write|output|respond|claim|summari[sz]e)\b"
-    r"|\b(?:respond|reply|answer|output)\b (?:only )?with\b",
-    re.IGNORECASE,
-)
-
-
-def instruction_sentences(doc: Document) -> frozenset[str]:
-    """Ids of sentences that address the model instead of the reader (prompt
-    injection). What they ask for is never evidence."""
-    return frozenset(s.id for s in doc.sentences if _INSTRUCTION.search(s.text))
-
-
-#: Lines a web page or wire feed prints around the story: cookie and consent notices,
-#: credit lines, related-links rails, share/subscribe prompts, copyright footers.
-_FURNITURE = re.compile(
-    r"^\W*(?:cookies?\b.*\b(?:use|accept|consent|policy|settings)\b"
-    r"|(?:we|this (?:site|website)) uses? cookies\b"
-    r"|\(?\s*(?:additional )?(?:reporting|writing|editing|compiled|produced) by\b.*\)?\W*$"
-    r"|(?:related|read more|see also|more on this|recommended|trending)\s*(?::|\||$)"
-    r"|advertisement\W*$|skip to (?:main )?content\b"
-    r"|(?:subscribe|sign up|log in|share this|follow us)\b.{0,80}$"
-    r"|(?:©|\(c\)|copyright\b).{0,120}$|.{0,120}\ball rights reserved\b.{0,40}$)",
-    re.IGNORECASE,
-)
-
-
-def page_furniture(doc: Document) -> frozenset[str]:
-    """Ids of the sentences of paragraphs that are page furniture, not article content:
-    cookie notices, credit lines ("Reporting by ..."), related links, subscribe prompts,
-    copyright lines. They are never shown to the model, never evidence, never claims."""
-    out: set[str] = set()
-    for para in doc.paragraphs:
-        text = doc.text[para.start : para.end].strip()
-        if text and len(text) <= 400 and _FURNITURE.search(text):
-            out.update(para.sentence_ids)
-    # a credit line or notice can also end a body paragraph as a sentence of its own
-    out.update(s.id for s in doc.sentences if len(s.text) <= 400 and _FURNITURE.search(s.text))
-    return frozenset(out)

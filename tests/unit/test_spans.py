@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from service.spans import align_quote, ground_ids
 from service.support import check_support
 from service.text import prepare
-from service.verify import align_quote, ground_ids
 
 
 def test_align_exact_normalized_and_fuzzy() -> None:
