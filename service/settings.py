@@ -59,6 +59,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, ge=1, le=65_535)
     max_text_chars: int = Field(100_000, ge=1)
     max_body_bytes: int = Field(2_000_000, ge=1024)
+    keep_alive_s: int = Field(
+        75,
+        ge=1,
+        le=3600,
+        description="Seconds an idle client connection stays open. Longer than client "
+        "pools (httpx: 5 s) and load balancers (often 60 s) keep theirs, so they close "
+        "first: a request sent just as the server closes an idle connection is lost.",
+    )
     workers: int | None = Field(
         None,
         ge=1,

@@ -422,3 +422,47 @@ def test_a_worker_that_dies_is_replaced_and_sigterm_stops_all(tmp_path: Path) ->
         assert _wait(lambda: not any(_alive(p) for p in [workers[1], *new]), 20) is not None
     finally:
         _stop(parent, workers + new)
+
+
+def _get_on(sock: socket.socket) -> bytes:
+    """One ``GET /healthz`` on an open connection: the whole response, or what came
+    before the server closed the connection (b"" when it had closed it already)."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    data = b""
+    while True:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+        if sep and length and len(body) >= int(length.group(1)):
+            return data
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+
+
+def test_an_idle_keep_alive_connection_outlives_client_pools(tmp_path: Path) -> None:
+    """A connection idle longer than uvicorn's default 5 s still serves: client pools
+    (httpx's 5 s) close theirs first, instead of racing the server's close with a
+    request that then gets no response."""
+    parent, port, workers = _serve_two_workers(tmp_path)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            assert _get_on(sock).startswith(b"HTTP/1.1 200")
+            time.sleep(6.5)
+            assert _get_on(sock).startswith(b"HTTP/1.1 200")
+    finally:
+        _stop(parent, workers)
+
+
+def test_one_worker_serves_with_the_configured_keep_alive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import uvicorn
+
+    from service import serving
+
+    seen: dict[str, object] = {}
+    monkeypatch.setenv("FACTDESK_KEEP_ALIVE_S", "90")
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(kw))
+    serving.serve("127.0.0.1", _free_port(), 1, "warning", app=object())
+    assert seen["timeout_keep_alive"] == 90
