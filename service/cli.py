@@ -135,6 +135,17 @@ def cmd_models(args: argparse.Namespace) -> int:
             code = EXIT_MODEL
             continue
         print(f"\r{slug}: {path} ok (sha256 {model.sha256})")
+    if args.action == "fetch":
+        # the consistency scorer's encoder lives in the same cache (built, not downloaded)
+        from .learned import consistency
+        from .learned.encoder_build import ensure
+
+        try:
+            path = ensure(consistency.encoder_file())
+        except ValueError as exc:
+            print(f"factdesk: {exc}", file=sys.stderr)
+            return EXIT_MODEL
+        print(f"minilm-encoder: {path} ok (sha256 {consistency.ENCODER_SHA256})")
     return code
 
 

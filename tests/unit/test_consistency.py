@@ -38,8 +38,19 @@ def test_committed_weights_are_the_ones_the_code_expects() -> None:
     assert 0.0 <= weights.unsupported_below <= weights.supported_at < 1.0
 
 
-def test_committed_encoder_is_the_one_the_weights_were_trained_with() -> None:
-    assert learned.sha256_file(consistency.ENCODER_FILE) == consistency.ENCODER_SHA256
+def test_loaded_encoder_is_the_one_the_weights_were_trained_with() -> None:
+    consistency.encoder()
+    assert learned.sha256_file(consistency.encoder_file()) == consistency.ENCODER_SHA256
+
+
+def test_a_foreign_encoder_file_is_rebuilt_before_use(tmp_path: Path) -> None:
+    from service.learned.encoder_build import ensure
+
+    target = tmp_path / consistency.ENCODER_NAME
+    target.write_bytes(b"not the encoder")
+    assert ensure(target) == target
+    assert learned.sha256_file(target) == consistency.ENCODER_SHA256
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]  # no temporary left
 
 
 def test_encoder_rebuilds_byte_for_byte_from_the_pinned_package(tmp_path: Path) -> None:
