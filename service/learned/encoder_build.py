@@ -79,6 +79,20 @@ def build(source: Path, out: Path) -> str:
     return sha256_file(out)
 
 
+def package_source() -> Path:
+    """The installed package's model file, checked against its pinned SHA-256 (raises
+    ``ValueError`` naming both hashes when it differs)."""
+    from . import consistency
+
+    source = consistency.package_encoder_path()
+    digest = sha256_file(source)
+    if digest != consistency.PACKAGE_ENCODER_SHA256:
+        raise ValueError(
+            f"{source}: sha256 {digest}, expected {consistency.PACKAGE_ENCODER_SHA256}"
+        )
+    return source
+
+
 def ensure(target: Path) -> Path:
     """``target`` holding the pinned encoder: kept when its hash is the pinned one, else
     built from the installed package (checked against its pinned hash) into a temporary
@@ -88,12 +102,7 @@ def ensure(target: Path) -> Path:
 
     if target.is_file() and sha256_file(target) == consistency.ENCODER_SHA256:
         return target
-    source = consistency.package_encoder_path()
-    digest = sha256_file(source)
-    if digest != consistency.PACKAGE_ENCODER_SHA256:
-        raise ValueError(
-            f"{source}: sha256 {digest}, expected {consistency.PACKAGE_ENCODER_SHA256}"
-        )
+    source = package_source()
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
     os.close(fd)
@@ -118,16 +127,16 @@ def train(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     log.setLevel(logging.INFO)
     t0 = time.time()
-    source = args.source or consistency.package_encoder_path()
+    try:
+        source = args.source or package_source()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
     if not source.is_file():
         log.error("%s: no such file", source)
         return 2
-    digest = sha256_file(source)
-    if args.source is None and digest != consistency.PACKAGE_ENCODER_SHA256:
-        log.error("%s: sha256 %s, expected %s", source, digest, consistency.PACKAGE_ENCODER_SHA256)
-        return 2
     out = args.out or consistency.encoder_file()
-    log.info("building %s from %s (sha256 %s)", out, source, digest)
+    log.info("building %s from %s (sha256 %s)", out, source, sha256_file(source))
     built = build(source, out)
     log.info("wrote %s: sha256 %s in %.1f s", out, built, time.time() - t0)
     if built != consistency.ENCODER_SHA256:
