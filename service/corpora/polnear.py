@@ -13,7 +13,9 @@ Gold spans are the fragments of the annotated spans (a discontinuous brat span
 several annotation files are scored against the first file in name order.
 
 Three systems are scored side by side: the rules alone, the trained tagger alone and
-the two combined (what the product runs); see ``find_attributions``'s ``mode``.
+the two combined (what the product runs); see ``find_attributions``'s ``mode``. Where
+the split has articles annotated twice, the two annotators are also scored against each
+other (:func:`agreement`): the human ceiling the figures are read against.
 """
 
 from __future__ import annotations
@@ -158,7 +160,26 @@ def score(path: Path, modes: Sequence[Mode] = MODES) -> dict[str, Any]:
     if len(modes) > 1:
         result["system"] = modes[-1]
         result["rows"] = rows
+    agreed = agreement(path)
+    if agreed is not None:
+        result["annotator_agreement"] = agreed
     return result
+
+
+def agreement(path: Path) -> dict[str, float | int] | None:
+    """How far two annotators of the same article agree: the second annotation file
+    (name order) scored against the first, with the system's matching, over the
+    articles of the split that have two; ``None`` when none has. This is the ceiling a
+    system's F1 against one annotator can be read against."""
+    tally = _Tally()
+    n = 0
+    for txt in sorted((path / "text").glob("*.txt")):
+        anns = sorted((path / "attributions").glob(f"{txt.stem}_*.ann"))
+        if len(anns) >= 2:
+            first, second = (parse_ann(a.read_text(encoding="utf-8")) for a in anns[:2])
+            tally.add(first, second)
+            n += 1
+    return _metrics(tally, n) if n else None
 
 
 def _table(result: dict[str, Any], label: str) -> list[str]:
@@ -179,4 +200,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines = [f"PolNeAR attribution F1 ({result['n_articles']} articles)"]
     for mode, row in result.get("rows", {"": result}).items():
         lines += _table(row, mode or "system")
+    agreed = result.get("annotator_agreement")
+    if agreed:
+        label = f"annotator vs annotator ({agreed['n_articles']} doubly annotated articles)"
+        lines += _table(agreed, label)
     return "\n".join(lines)

@@ -104,3 +104,31 @@ def test_shared_dev_split_runs() -> None:
     result = polnear.score(dev)
     assert result["n_articles"] == 84
     assert 0.5 < float(result["source_f1_overlap"]) <= 1.0
+
+
+def test_agreement_scores_the_second_annotator_against_the_first(tmp_path: Path) -> None:
+    split = _split(tmp_path, _gold())
+    # one annotator only: no agreement row
+    assert polnear.agreement(split) is None
+    assert "annotator_agreement" not in polnear.score(split, modes=("rules",))
+    # a second annotator who marked only the first attribution, with a shorter source
+    s1 = TEXT.index("Haley")
+    c1 = TEXT.index("says")
+    x1 = TEXT.index("the campaign")
+    x1e = TEXT.index(".", x1)
+    second = (
+        _t("T1", "Source", s1, c1 - 1)
+        + _t("T2", "Cue", c1, c1 + 4)
+        + _t("T3", "Content", x1, x1e)
+        + "E1\tAttribution:T2 Content:T3 Cue:T2 Source:T1\n"
+    )
+    (split / "attributions" / "a_0002.ann").write_text(second, encoding="utf-8")
+    agreed = polnear.agreement(split)
+    assert agreed is not None and agreed["n_articles"] == 1
+    # cues: 1 of 1 predicted matches, 1 of 2 gold found
+    assert agreed["cue_f1_exact"] == pytest.approx(2 * 1 * 0.5 / 1.5, abs=1e-4)
+    assert agreed["source_f1_exact"] == pytest.approx(0.0)
+    assert agreed["source_f1_overlap"] == pytest.approx(2 * 1 * 0.5 / 1.5, abs=1e-4)
+    result = polnear.score(split, modes=("rules",))
+    assert result["annotator_agreement"] == agreed
+    assert "annotator vs annotator (1 doubly annotated articles)" in polnear.format_table(result)
