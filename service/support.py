@@ -229,6 +229,17 @@ def numbers(text: str) -> set[float]:
 def words(text: str) -> list[str]:
     """The words of ``text`` in order, lower-cased, with "n't" split off as its own word
     ("didn't" -> "did", "n't") so that negation is always visible."""
+    # sentence-sized texts are cached: an analysis splits the same sentences for every
+    # check that reads them (bounded memory: 4,096 texts of at most 2,000 characters)
+    return list(_cached_words(text) if len(text) <= 2000 else _split_words(text))
+
+
+@lru_cache(maxsize=4096)
+def _cached_words(text: str) -> tuple[str, ...]:
+    return _split_words(text)
+
+
+def _split_words(text: str) -> tuple[str, ...]:
     out: list[str] = []
     for w in _WORD.findall(text):
         low = w.lower().replace("\u2019", "'")
@@ -238,7 +249,7 @@ def words(text: str) -> list[str]:
             out.append(low[:-2])
         else:
             out.append(low)
-    return out
+    return tuple(out)
 
 
 @lru_cache(maxsize=1 << 16)  # a pure function of one word: a vocabulary-sized memo

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import chain
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -191,6 +192,93 @@ def fold(text: str, offset: int = 0, *, casefold: bool = True) -> Folded:
     """Fold ``text`` for matching: NFC, straight quotes and dashes, one space for any
     whitespace run, and (by default) case-folded. Offsets map back to ``offset + i``.
     """
+    chars = set(text)
+    new = chars.difference(_SEEN)
+    if new:
+        _learn(new)
+    if not chars.isdisjoint(_COMBINING):
+        return _fold_clusters(text, offset, casefold)
+    # Without combining marks every character is a cluster of its own: each one folds
+    # as it would alone, so the runs between whitespace are translated whole.
+    table = _FOLDED[casefold]
+    if chars.isdisjoint(_WIDENING[casefold]):
+        return _fold_runs(text, offset, text.translate(table))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    prev_end = 0
+    for m in _NON_SPACE.finditer(text):
+        a, b = m.span()
+        if out:  # one space for the whitespace run before this one
+            out.append(" ")
+            starts.append(offset + prev_end)
+            ends.append(offset + prev_end + 1)
+        out.append(m.group().translate(table))
+        for k in range(a, b):
+            n = len(table.get(ord(text[k]), text[k]))
+            starts.extend([offset + k] * n)
+            ends.extend([offset + k + 1] * n)
+        prev_end = b
+    return Folded("".join(out), tuple(starts), tuple(ends))
+
+
+def _fold_runs(text: str, offset: int, mapped: str) -> Folded:
+    """:func:`fold` where every character folds to one (``mapped``, whitespace already
+    spaces): only whitespace runs shrink, to their first character."""
+    first = _NON_SPACE.search(text)
+    if first is None:
+        return Folded("", (), ())
+    lo, hi = first.start(), len(text.rstrip())
+    kept: list[range] = []
+    for m in _SPACE_RUN.finditer(text, lo, hi):
+        kept.append(range(lo, m.start() + 1))
+        lo = m.end()
+    kept.append(range(lo, hi))
+    return Folded(
+        "".join(mapped[r.start : r.stop] for r in kept),
+        tuple(chain.from_iterable(range(offset + r.start, offset + r.stop) for r in kept)),
+        tuple(chain.from_iterable(range(offset + r.start + 1, offset + r.stop + 1) for r in kept)),
+    )
+
+
+_NON_SPACE = re.compile(r"\S+")
+_SPACE_RUN = re.compile(r"\s{2,}")
+# What fold() knows of each character it has met: whether it is a combining mark, and
+# what it folds to (by ordinal, for str.translate; only characters that change), with
+# the characters that fold to more than one. Every code point is learnt at most once.
+_SEEN: set[str] = set()
+_COMBINING: set[str] = set()
+_FOLDED: dict[bool, dict[int, str]] = {True: {}, False: {}}
+_WIDENING: dict[bool, set[str]] = {True: set(), False: set()}
+
+
+def _learn(chars: set[str]) -> None:
+    for c in chars:
+        if unicodedata.combining(c):
+            _COMBINING.add(c)
+        elif c.isspace():
+            if c != " ":
+                _FOLDED[True][ord(c)] = _FOLDED[False][ord(c)] = " "
+        else:
+            for casefold in (True, False):
+                folded = _fold_char(c, casefold)
+                if folded != c:
+                    _FOLDED[casefold][ord(c)] = folded
+                if len(folded) != 1:
+                    _WIDENING[casefold].add(c)
+    _SEEN.update(chars)
+
+
+def _fold_char(c: str, casefold: bool) -> str:
+    """What :func:`fold` makes of the non-space character ``c`` standing alone."""
+    norm = unicodedata.normalize("NFC", _QUOTE_FOLD.get(c, c))
+    if casefold:
+        norm = norm.casefold()
+    return "".join(_QUOTE_FOLD.get(x, x) for x in norm)
+
+
+def _fold_clusters(text: str, offset: int, casefold: bool) -> Folded:
+    """:func:`fold` one character cluster at a time (any text, combining marks included)."""
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []

@@ -17,6 +17,7 @@ import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 from service.learned import WEIGHTS_DIR, ComponentInfo, register, sha256_file
@@ -110,6 +111,7 @@ def tokens_of(doc: Document) -> list[list[Token]]:
     return [_from_doc(sdoc, a) for (a, _), sdoc in zip(spans, parsed, strict=True)]
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of one word: a vocabulary-sized memo
 def _stem(word: str) -> str:
     """A crude stem ("pledged", "pledges", "pledging" -> "pledg"): the parser runs
     without its lemmatizer."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from service.text import Document, fold, prepare
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from service.text import Document, _fold_clusters, fold, prepare
 from tests.unit._shared import shared_file
 
 
@@ -119,3 +124,27 @@ def test_fold_maps_back_to_the_original() -> None:
 def test_empty_and_blank_input() -> None:
     assert prepare("").sentences == ()
     assert prepare(" \n\r\n\t ").paragraphs == ()
+
+
+# fold() has a fast path for text without combining marks; it must give exactly what the
+# cluster-by-cluster fold gives, offsets included.
+_FOLD_ALPHABET = st.sampled_from(
+    list("aZ ß\t\n.,'\"İﬁ\u00a0\u2009\u2019\u201c\u2014\u212b\u0958ǅΣς1")
+) | st.characters(blacklist_categories=("Cs",))
+
+
+@given(st.text(_FOLD_ALPHABET, max_size=60), st.integers(0, 50), st.booleans())
+@settings(max_examples=400, deadline=None)
+def test_fold_fast_path_equals_cluster_fold(text: str, offset: int, casefold: bool) -> None:
+    if any(unicodedata.combining(c) for c in text):
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    assert fold(text, offset, casefold=casefold) == _fold_clusters(text, offset, casefold)
+
+
+def test_fold_with_combining_marks_keeps_clusters() -> None:
+    text = "Cafe\u0301  Zoe\u0308 said"
+    f = fold(text)
+    assert f.text == "café zoë said"
+    assert f == _fold_clusters(text, 0, True)
+    a = f.text.index("zoë")
+    assert text[slice(*f.original_span(a, a + 3))] == "Zoe\u0308"
