@@ -112,6 +112,9 @@ def main() -> None:
         log_level="warning",
         access_log=False,
         backlog=1024,
+        # longer than the longest latency, so a pooled connection is never closed by the
+        # server just as the client reuses it (uvicorn's default is 5 s)
+        timeout_keep_alive=120,
     )
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+import weakref
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from . import learned
 from .analyzers import Findings, language_warnings
@@ -25,7 +26,7 @@ from .generate import ask_model, prompt_sha256
 from .grounding import Grounded, ground, removed_text
 from .judge import second_opinion
 from .learned.consistency import encodings_cached
-from .llm import LLM
+from .llm import LLM, Completion, CompletionRequest
 from .llm_output import LLMAnalysis
 from .merge import Merged, merge
 from .prompts import PromptTemplate, load_prompt
@@ -54,6 +55,58 @@ async def _cpu(fn: Callable[[], T], offload: bool) -> T:
     return await asyncio.to_thread(fn) if offload else fn()
 
 
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _preparing_turn() -> asyncio.Lock:
+    """The lock that lets one analysis at a time (first come, first served) go from its
+    start to its first model call on this event loop.
+
+    Without it, each step of an analysis (the model calls it starts, the thread hop
+    inside the model client) waits in the loop's queue behind the preparation of every
+    request that arrived meanwhile: under a burst, all prepare before any sends its
+    request, their model calls start and come back together, and the process alternates
+    between a burst of CPU work and idle waiting instead of overlapping the two."""
+    loop = asyncio.get_running_loop()
+    lock = _turns.get(loop)
+    if lock is None:
+        lock = _turns[loop] = asyncio.Lock()
+    return lock
+
+
+class _Sending:
+    """``llm``, with ``started`` set as soon as a call to it starts."""
+
+    def __init__(self, llm: LLM, started: asyncio.Event) -> None:
+        self._llm = llm
+        self._started = started
+
+    async def complete(self, request: CompletionRequest) -> Completion:
+        """Flag the start, then the wrapped model's completion."""
+        self._started.set()
+        return await self._llm.complete(request)
+
+    async def ready(self, model: str) -> tuple[bool, str]:
+        """The wrapped model's readiness."""
+        return await self._llm.ready(model)
+
+
+async def _until(event: asyncio.Event, task: asyncio.Future[T]) -> None:
+    """Wait until ``event`` is set or ``task`` is done; ``task`` is cancelled with the
+    waiter."""
+    flag = asyncio.ensure_future(event.wait())
+    waiting: set[asyncio.Future[Any]] = {task, flag}
+    try:
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    finally:
+        flag.cancel()
+
+
 def _prepare(text: str) -> tuple[Document, Findings]:
     doc = prepare(text)
     return doc, find_all(doc)
@@ -72,23 +125,38 @@ async def analyze(
     prompt = prompt or load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
     big = len(request.text) >= OFFLOAD_CHARS
     n_summary = request.options.summary_sentences
-    doc, findings = await _cpu(lambda: _prepare(request.text), big)
-    blocked = instruction_sentences(doc)
-    furniture = page_furniture(doc)
-    excluded = blocked | furniture  # never evidence, never a claim
-
-    out = await ask_model(
-        llm,
-        model=model,
-        prompt=prompt,
-        doc=doc,
-        findings=findings,
-        blocked=blocked,
-        title=request.title,
-        summary_sentences=n_summary,
-        max_reasks=settings.max_reasks,
-        hidden=furniture,
-    )
+    started = asyncio.Event()
+    turn = _preparing_turn()
+    await turn.acquire()
+    try:
+        doc, findings = await _cpu(lambda: _prepare(request.text), big)
+        blocked = instruction_sentences(doc)
+        furniture = page_furniture(doc)
+        excluded = blocked | furniture  # never evidence, never a claim
+        asking = asyncio.ensure_future(
+            ask_model(
+                _Sending(llm, started),
+                model=model,
+                prompt=prompt,
+                doc=doc,
+                findings=findings,
+                blocked=blocked,
+                title=request.title,
+                summary_sentences=n_summary,
+                max_reasks=settings.max_reasks,
+                hidden=furniture,
+            )
+        )
+        # the next analysis starts once this one's model calls have (by then their
+        # requests are on their way; see _preparing_turn)
+        await _until(started, asking)
+    finally:
+        turn.release()
+    try:
+        out = await asking
+    except asyncio.CancelledError:
+        asking.cancel()
+        raise
     grounded, merged, (summary, rejected_summary) = await _cpu(
         lambda: _verify(doc, findings, out.analysis, n_summary, blocked, excluded), big
     )

@@ -10,6 +10,10 @@
   parses requests and moves bytes, so ``/healthz`` and new connections are answered
   while analyses compute. The two threads share the interpreter lock; the scaling over
   cores comes from the worker processes, the thread keeps one worker's HTTP responsive.
+* On that loop, analyses take turns from their start to their first model call, first
+  come first served (``service.pipeline``): under a burst, each model request goes out
+  as soon as its text is prepared, overlapping the preparation of the requests behind
+  it, instead of all of them going out (and coming back) together after the last one.
 * A client that disconnects while its analysis runs (:func:`unless_disconnected`) has
   the analysis cancelled, which closes its connection to the model server: llama.cpp's
   server stops generating for a connection that closed.

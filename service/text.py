@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from itertools import chain
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Literal
 
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029\x0b\x0c\x85]")

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
 from service.errors import ModelOutputInvalid
+from service.llm import Completion, CompletionRequest
 from service.pipeline import analyze
 from service.schemas import AnalysisOptions, AnalysisRequest
 from service.settings import Settings
@@ -135,3 +137,71 @@ async def test_claims_repeated_word_for_word_are_kept_once(
     model_claims = [c for c in result.claims if c.origin != "rules"]
     assert len(model_claims) + len(result.rejected_claims) == 1
     assert any("repeated 3 claim(s)" in w for w in result.meta.warnings)
+
+
+async def test_a_burst_of_analyses_sends_each_model_call_before_the_next_prepares(
+    seed_text: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # First come, first served: analysis k's model call starts before analysis k+1
+    # prepares its text, so under a burst the calls go out one by one, overlapping the
+    # preparation of the others, instead of all after every preparation.
+    import asyncio
+
+    from service import pipeline
+
+    events: list[str] = []
+    prepare = pipeline._prepare
+
+    def recording_prepare(text: str) -> Any:
+        events.append("prepare")
+        return prepare(text)
+
+    class SlowLLM(FakeLLM):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            await asyncio.sleep(0)  # like litellm's hop to a thread before it sends
+            events.append("call")
+            await asyncio.sleep(0.01)
+            self.enqueue(seed_llm_output(seed_text))
+            return await super().complete(request)
+
+    monkeypatch.setattr(pipeline, "_prepare", recording_prepare)
+    llm = SlowLLM()
+    results = await asyncio.gather(
+        *(analyze(AnalysisRequest(text=seed_text), settings, llm) for _ in range(4))
+    )
+    assert all(r.claims for r in results)
+    prepares = [k for k, e in enumerate(events) if e == "prepare"]
+    assert len(prepares) == 4
+    for n, at in enumerate(prepares):
+        assert events[:at].count("call") >= n, events
+
+
+async def test_an_analysis_cancelled_while_its_model_call_runs_cancels_the_call(
+    seed_text: str, settings: Settings
+) -> None:
+    import asyncio
+
+    started = asyncio.Event()
+    cancelled = asyncio.Event()
+
+    class HangingLLM(FakeLLM):
+        async def complete(self, request: CompletionRequest) -> Completion:
+            started.set()
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            raise AssertionError("unreachable")
+
+    task = asyncio.ensure_future(analyze(AnalysisRequest(text=seed_text), settings, HangingLLM()))
+    await asyncio.wait_for(started.wait(), 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(cancelled.wait(), 5)
+    # the next analysis is not kept waiting by the cancelled one
+    later = asyncio.ensure_future(
+        analyze(AnalysisRequest(text=seed_text), settings, FakeLLM(seed_llm_output(seed_text)))
+    )
+    assert (await asyncio.wait_for(later, 60)).claims
