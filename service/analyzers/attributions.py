@@ -1097,11 +1097,15 @@ def combine(first: list[_Raw], second: list[_Raw]) -> list[_Raw]:
         )
     ]
     merged = [(r, first) for r in first] + [(r, second) for r in kept]
-    merged.sort(key=lambda x: (x[0].content.start, x[0].content.end))
+    # text order; where two start together the attribution a quote continues comes
+    # first (the rules read “…,” inside a longer content as its continuation)
+    merged.sort(key=lambda x: (x[0].content.start, x[0].continues is not None, x[0].content.end))
     position = {id(r): k for k, (r, _) in enumerate(merged)}
     out: list[_Raw] = []
-    for r, origin in merged:
+    for k, (r, origin) in enumerate(merged):
         cont = position.get(id(origin[r.continues])) if r.continues is not None else None
+        if cont is not None and cont >= k:
+            cont = None  # a continuation only ever points back
         out.append(_Raw(r.source, r.cue, r.content, r.direct, cont))
     return out
 

@@ -315,3 +315,22 @@ def test_a_headline_finding_is_the_documents() -> None:
 def test_the_person_named_in_an_appositive_is_the_speaker() -> None:
     (a,) = _attrs("Coastline Rail's chief executive, Sandra Lowe, said the audit was wrong.")
     assert a.speaker_name == "Sandra Lowe"
+
+
+def test_a_quote_inside_a_longer_content_links_back_to_it_in_every_mode() -> None:
+    # The rules read the quote as continuing the attribution whose content holds it;
+    # both start at the same character, and the combined finder once put the quote first
+    # (a link forward: IndexError).
+    text = (
+        "The inquiry opened on Monday.\n\n"
+        "According to Smith, “The port is busier than the airport,” presumably meaning "
+        "the inquiry will start there.\n\nOfficials declined to comment.\n"
+    )
+    for mode in ("rules", "model", "combined"):
+        found = find_attributions(prepare(text), mode)
+        ids = [a.id for a in found]
+        for k, a in enumerate(found):
+            if a.linked_to is not None:
+                assert a.linked_to in ids[:k], (mode, a)
+        quote = [a for a in found if a.content.text.startswith("“The port")]
+        assert quote and all(a.speaker_name == "Smith" for a in quote), (mode, found)
