@@ -9,24 +9,26 @@ function of its inputs; only the model stage does I/O):
     merge (merge)           -> rule flags and claims joined in; speaker checks (speakers)
     complete (summarize)    -> the summary an editor can use, never short of sentences
     second_opinion (judge)  -> optional extra call that can only make verdicts stricter
+
+Preparing and asking the model run in the event loop's turn (``turns``): analyses go
+from their start to their first model call one at a time, first come first served.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import NamedTuple, TypeVar
 
 from . import learned
 from .analyzers import Findings, language_warnings
 from .analyzers import analyze as find_all
-from .generate import ask_model, prompt_sha256
+from .generate import ModelOutput, ask_model, prompt_sha256
 from .grounding import Grounded, ground, removed_text
 from .judge import second_opinion
 from .learned.consistency import encodings_cached
-from .llm import LLM, Completion, CompletionRequest
+from .llm import LLM
 from .llm_output import LLMAnalysis
 from .merge import Merged, merge
 from .prompts import PromptTemplate, load_prompt
@@ -44,6 +46,7 @@ from .schemas import (
 from .settings import Settings
 from .summarize import complete
 from .text import Document, instruction_sentences, page_furniture, prepare
+from .turns import prepare_then_ask
 
 #: Articles at least this long are prepared and verified on a worker thread, so one long
 #: article does not stall the event loop (and every other request) for its CPU time.
@@ -55,61 +58,16 @@ async def _cpu(fn: Callable[[], T], offload: bool) -> T:
     return await asyncio.to_thread(fn) if offload else fn()
 
 
-_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
-    weakref.WeakKeyDictionary()
-)
+class _Prepared(NamedTuple):
+    doc: Document
+    findings: Findings
+    blocked: frozenset[str]  # sentences addressed to a model
+    furniture: frozenset[str]  # cookie notices, credit lines, related links
 
 
-def _preparing_turn() -> asyncio.Lock:
-    """The lock that lets one analysis at a time (first come, first served) go from its
-    start to its first model call on this event loop.
-
-    Without it, each step of an analysis (the model calls it starts, the thread hop
-    inside the model client) waits in the loop's queue behind the preparation of every
-    request that arrived meanwhile: under a burst, all prepare before any sends its
-    request, their model calls start and come back together, and the process alternates
-    between a burst of CPU work and idle waiting instead of overlapping the two."""
-    loop = asyncio.get_running_loop()
-    lock = _turns.get(loop)
-    if lock is None:
-        lock = _turns[loop] = asyncio.Lock()
-    return lock
-
-
-class _Sending:
-    """``llm``, with ``started`` set as soon as a call to it starts."""
-
-    def __init__(self, llm: LLM, started: asyncio.Event) -> None:
-        self._llm = llm
-        self._started = started
-
-    async def complete(self, request: CompletionRequest) -> Completion:
-        """Flag the start, then the wrapped model's completion."""
-        self._started.set()
-        return await self._llm.complete(request)
-
-    async def ready(self, model: str) -> tuple[bool, str]:
-        """The wrapped model's readiness."""
-        return await self._llm.ready(model)
-
-
-async def _until(event: asyncio.Event, task: asyncio.Future[T]) -> None:
-    """Wait until ``event`` is set or ``task`` is done; ``task`` is cancelled with the
-    waiter."""
-    flag = asyncio.ensure_future(event.wait())
-    waiting: set[asyncio.Future[Any]] = {task, flag}
-    try:
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        task.cancel()
-        raise
-    finally:
-        flag.cancel()
-
-
-def _prepare(text: str) -> tuple[Document, Findings]:
+def _prepare(text: str) -> _Prepared:
     doc = prepare(text)
-    return doc, find_all(doc)
+    return _Prepared(doc, find_all(doc), instruction_sentences(doc), page_furniture(doc))
 
 
 async def analyze(
@@ -125,38 +83,26 @@ async def analyze(
     prompt = prompt or load_prompt(settings.prompts_dir, "analyze", settings.prompt_version)
     big = len(request.text) >= OFFLOAD_CHARS
     n_summary = request.options.summary_sentences
-    started = asyncio.Event()
-    turn = _preparing_turn()
-    await turn.acquire()
-    try:
-        doc, findings = await _cpu(lambda: _prepare(request.text), big)
-        blocked = instruction_sentences(doc)
-        furniture = page_furniture(doc)
-        excluded = blocked | furniture  # never evidence, never a claim
-        asking = asyncio.ensure_future(
-            ask_model(
-                _Sending(llm, started),
-                model=model,
-                prompt=prompt,
-                doc=doc,
-                findings=findings,
-                blocked=blocked,
-                title=request.title,
-                summary_sentences=n_summary,
-                max_reasks=settings.max_reasks,
-                hidden=furniture,
-            )
+
+    async def prepare_text() -> _Prepared:
+        return await _cpu(lambda: _prepare(request.text), big)
+
+    async def ask(p: _Prepared, client: LLM) -> ModelOutput:
+        return await ask_model(
+            client,
+            model=model,
+            prompt=prompt,
+            doc=p.doc,
+            findings=p.findings,
+            blocked=p.blocked,
+            title=request.title,
+            summary_sentences=n_summary,
+            max_reasks=settings.max_reasks,
+            hidden=p.furniture,
         )
-        # the next analysis starts once this one's model calls have (by then their
-        # requests are on their way; see _preparing_turn)
-        await _until(started, asking)
-    finally:
-        turn.release()
-    try:
-        out = await asking
-    except asyncio.CancelledError:
-        asking.cancel()
-        raise
+
+    (doc, findings, blocked, furniture), out = await prepare_then_ask(prepare_text, ask, llm)
+    excluded = blocked | furniture  # never evidence, never a claim
     grounded, merged, (summary, rejected_summary) = await _cpu(
         lambda: _verify(doc, findings, out.analysis, n_summary, blocked, excluded), big
     )

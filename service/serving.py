@@ -11,7 +11,7 @@
   while analyses compute. The two threads share the interpreter lock; the scaling over
   cores comes from the worker processes, the thread keeps one worker's HTTP responsive.
 * On that loop, analyses take turns from their start to their first model call, first
-  come first served (``service.pipeline``): under a burst, each model request goes out
+  come first served (``service.turns``): under a burst, each model request goes out
   as soon as its text is prepared, overlapping the preparation of the requests behind
   it, instead of all of them going out (and coming back) together after the last one.
 * A client that disconnects while its analysis runs (:func:`unless_disconnected`) has
