@@ -195,31 +195,14 @@ def fold(text: str, offset: int = 0, *, casefold: bool = True) -> Folded:
     chars = set(text)
     new = chars.difference(_SEEN)
     if new:
+        if len(_SEEN) + len(new) > _MAX_LEARNT:  # bounded memory, whatever is sent
+            return _fold_clusters(text, offset, casefold)
         _learn(new)
-    if not chars.isdisjoint(_COMBINING):
+    if not chars.isdisjoint(_COMBINING) or not chars.isdisjoint(_WIDENING[casefold]):
         return _fold_clusters(text, offset, casefold)
-    # Without combining marks every character is a cluster of its own: each one folds
-    # as it would alone, so the runs between whitespace are translated whole.
-    table = _FOLDED[casefold]
-    if chars.isdisjoint(_WIDENING[casefold]):
-        return _fold_runs(text, offset, text.translate(table))
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    prev_end = 0
-    for m in _NON_SPACE.finditer(text):
-        a, b = m.span()
-        if out:  # one space for the whitespace run before this one
-            out.append(" ")
-            starts.append(offset + prev_end)
-            ends.append(offset + prev_end + 1)
-        out.append(m.group().translate(table))
-        for k in range(a, b):
-            n = len(table.get(ord(text[k]), text[k]))
-            starts.extend([offset + k] * n)
-            ends.extend([offset + k + 1] * n)
-        prev_end = b
-    return Folded("".join(out), tuple(starts), tuple(ends))
+    # Without combining marks every character is a cluster of its own and, here, folds to
+    # one character: only whitespace runs shrink.
+    return _fold_runs(text, offset, text.translate(_FOLDED[casefold]))
 
 
 def _fold_runs(text: str, offset: int, mapped: str) -> Folded:
@@ -245,7 +228,9 @@ _NON_SPACE = re.compile(r"\S+")
 _SPACE_RUN = re.compile(r"\s{2,}")
 # What fold() knows of each character it has met: whether it is a combining mark, and
 # what it folds to (by ordinal, for str.translate; only characters that change), with
-# the characters that fold to more than one. Every code point is learnt at most once.
+# the characters that fold to more than one (those take the cluster-by-cluster fold).
+# Every character is learnt at most once, and at most _MAX_LEARNT of them.
+_MAX_LEARNT = 50_000
 _SEEN: set[str] = set()
 _COMBINING: set[str] = set()
 _FOLDED: dict[bool, dict[int, str]] = {True: {}, False: {}}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import copy
 from typing import Any
 
@@ -145,8 +146,6 @@ async def test_a_burst_of_analyses_sends_each_model_call_before_the_next_prepare
     # First come, first served: analysis k's model call starts before analysis k+1
     # prepares its text, so under a burst the calls go out one by one, overlapping the
     # preparation of the others, instead of all after every preparation.
-    import asyncio
-
     from service import pipeline
 
     events: list[str] = []
@@ -179,8 +178,6 @@ async def test_a_burst_of_analyses_sends_each_model_call_before_the_next_prepare
 async def test_an_analysis_cancelled_while_its_model_call_runs_cancels_the_call(
     seed_text: str, settings: Settings
 ) -> None:
-    import asyncio
-
     started = asyncio.Event()
     cancelled = asyncio.Event()
 

@@ -148,3 +148,17 @@ def test_fold_with_combining_marks_keeps_clusters() -> None:
     assert f == _fold_clusters(text, 0, True)
     a = f.text.index("zoë")
     assert text[slice(*f.original_span(a, a + 3))] == "Zoe\u0308"
+
+
+def test_fold_learns_a_bounded_number_of_characters() -> None:
+    from service import text as text_module
+
+    every = "".join(
+        c
+        for c in map(chr, range(0x20, 0x30000))
+        if not 0xD800 <= ord(c) < 0xE000 and not unicodedata.combining(c)
+    )
+    for k in range(0, len(every), 20_000):
+        chunk = every[k : k + 20_000]
+        assert fold(chunk, 3) == _fold_clusters(chunk, 3, True)
+    assert len(text_module._SEEN) <= text_module._MAX_LEARNT
