@@ -120,13 +120,19 @@ def _overlaps_any(span: Span, others: Iterable[Span]) -> bool:
     return any(span[0] < o[1] and o[0] < span[1] for o in others)
 
 
-def _articles(path: Path) -> list[tuple[Path, Path]]:
-    pairs: list[tuple[Path, Path]] = []
+def _annotated(path: Path) -> list[tuple[Path, list[Path]]]:
+    """Each article text of the split with its annotation files, in name order (articles
+    without one are left out)."""
+    out: list[tuple[Path, list[Path]]] = []
     for txt in sorted((path / "text").glob("*.txt")):
         anns = sorted((path / "attributions").glob(f"{txt.stem}_*.ann"))
         if anns:
-            pairs.append((txt, anns[0]))
-    return pairs
+            out.append((txt, anns))
+    return out
+
+
+def _articles(path: Path) -> list[tuple[Path, Path]]:
+    return [(txt, anns[0]) for txt, anns in _annotated(path)]
 
 
 def _metrics(tally: _Tally, n: int) -> dict[str, float | int]:
@@ -172,14 +178,11 @@ def agreement(path: Path) -> dict[str, float | int] | None:
     articles of the split that have two; ``None`` when none has. This is the ceiling a
     system's F1 against one annotator can be read against."""
     tally = _Tally()
-    n = 0
-    for txt in sorted((path / "text").glob("*.txt")):
-        anns = sorted((path / "attributions").glob(f"{txt.stem}_*.ann"))
-        if len(anns) >= 2:
-            first, second = (parse_ann(a.read_text(encoding="utf-8")) for a in anns[:2])
-            tally.add(first, second)
-            n += 1
-    return _metrics(tally, n) if n else None
+    twice = [anns[:2] for _, anns in _annotated(path) if len(anns) >= 2]
+    for anns in twice:
+        first, second = (parse_ann(a.read_text(encoding="utf-8")) for a in anns)
+        tally.add(first, second)
+    return _metrics(tally, len(twice)) if twice else None
 
 
 def _table(result: dict[str, Any], label: str) -> list[str]:
