@@ -197,6 +197,13 @@ def _cue_matches(text: str, lo: int, hi: int) -> list[re.Match[str]]:
 _COLON_LEAD = re.compile(
     r"(?P<name>(?:[A-Z][\w.’'\-]*|of|the|and)(?:\s+(?:[A-Z][\w.’'\-]*|of|the|and)){0,4}):\s"
 )
+# A quote signed with a dash after it (vox pops, epigraphs, pull quotes):
+# “…” ― Krystal Correa / "…" — Oscar P. Quintero, 34, a teacher in Tucson
+_SIGNATURE = re.compile(
+    r"\s*(?P<dash>[―—–]|--)\s*(?P<name>[A-Z][\w.’'\-]*"
+    r"(?:[ \t]+(?:[A-Z][\w.’'\-]*|de|da|del|van|von|la|le|bin|al)){0,4}"
+    r"(?:,[^\n“”\"«»]{1,60})?)[.]?\s*$"
+)
 _OBJECT_STOP = re.compile(r";\s|\s[–—]\s|—|\.$|\.\s")
 # Verbs that are attributions only before "that" ("thought that", not "he thought").
 _NEEDS_THAT = frozenset(
@@ -676,6 +683,7 @@ class _Finder:
         text = self.text
         s0, s1 = sent.start, sent.end
         inside = [q for q in quotes if q[0] < s1 and q[1] > s0]
+        self._signature(sent, inside, used)
         colon = _COLON_LEAD.match(text, s0, s1)
         if (
             colon is not None and len(colon.group("name")) > 1
@@ -737,6 +745,24 @@ class _Finder:
                 if raw.source is not None:
                     self._sent_source = raw.source
                 taken_until = c1
+
+    def _signature(
+        self, sent: Sentence, inside: list[tuple[int, int]], used: set[tuple[int, int]]
+    ) -> None:
+        """``“…” ― Name``: a sentence that is a quote signed by its speaker."""
+        if not inside or inside[0][0] != sent.start or inside[-1][1] > sent.end:
+            return
+        m = _SIGNATURE.match(self.text, inside[-1][1], sent.end)
+        if m is None:
+            return
+        name = m.group("name")
+        src = TextSpan(m.start("name"), m.end("name"), name)
+        content = make_span(self.text, inside[0][0], inside[-1][1], " ")
+        if content is None or not _source_ok(name.split(",")[0]):
+            return
+        used.update(inside)
+        cue = TextSpan(m.start("dash"), m.end("dash"), m.group("dash"))
+        self.raws.append(_Raw(src, cue, content, True))
 
     @staticmethod
     def _object_ok(rest: TextSpan, verb: str) -> bool:

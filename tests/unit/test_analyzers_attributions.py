@@ -75,6 +75,28 @@ def test_speaker_then_colon_quote() -> None:
     assert a.content.text == "“This bill is dead.”" and a.direct_quote
 
 
+def test_quote_signed_with_a_dash() -> None:
+    text = (
+        "We asked voters about the debate.\n\n"
+        "“He never answered a single question.” ― Krystal Correa\n\n"
+        "“It was a good night for the governor.” — Oscar P. Quintero, 34, a teacher"
+    )
+    first, second = _attrs(text)[-2:]
+    assert (first.source and first.source.text, first.cue and first.cue.text) == (
+        "Krystal Correa",
+        "―",
+    )
+    assert first.content.text == "“He never answered a single question.”"
+    assert first.direct_quote and first.speaker_type == "person"
+    assert second.speaker_name == "Oscar P. Quintero"
+    assert second.content.text == "“It was a good night for the governor.”"
+
+
+def test_dash_after_a_quote_needs_a_name() -> None:
+    # a dash that goes on with the sentence is not a signature
+    assert _triples("“We lost.” — and then the coach left the room.") == []
+
+
 def test_indirect_speech_with_that() -> None:
     (a,) = _attrs("The mayor said that the bridge would reopen in May.")
     assert a.content.text == "that the bridge would reopen in May"
