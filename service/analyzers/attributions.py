@@ -684,13 +684,16 @@ class _Finder:
         s0, s1 = sent.start, sent.end
         inside = [q for q in quotes if q[0] < s1 and q[1] > s0]
         self._signature(sent, inside, used)
-        colon = _COLON_LEAD.match(text, s0, s1)
+        # a transcript quoted paragraph by paragraph opens each with a quote mark
+        lead = s0 + 1 if text[s0] in "\"“" and s1 > s0 + 1 else s0
+        colon = _COLON_LEAD.match(text, lead, s1)
         if (
             colon is not None and len(colon.group("name")) > 1
         ):  # not "Q:" / "A:"  # "Lynch: No outside influence…" / "TAPPER: And…"
-            content = make_span(text, colon.end(), _content_end(text, colon.end(), s1))
+            stop = s1 - 1 if lead > s0 and text[s1 - 1] in "\"”" else s1
+            content = make_span(text, colon.end(), _content_end(text, colon.end(), stop))
             if content is not None and len(content.text.split()) >= 2:
-                src = TextSpan(s0, colon.end("name"), text[s0 : colon.end("name")])
+                src = TextSpan(lead, colon.end("name"), text[lead : colon.end("name")])
                 cue = TextSpan(colon.end("name"), colon.end("name") + 1, ":")
                 self.raws.append(_Raw(src, cue, content, content.text[:1] in _OPEN_Q))
         for m in _ACCORDING.finditer(text, s0, s1):

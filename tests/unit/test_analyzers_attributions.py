@@ -97,6 +97,18 @@ def test_dash_after_a_quote_needs_a_name() -> None:
     assert _triples("“We lost.” — and then the coach left the room.") == []
 
 
+def test_transcript_quoted_paragraph_by_paragraph() -> None:
+    text = (
+        "Partial transcript as follows:\n\n"
+        '"WALLACE: Do you really see those two as equivalent, sir?\n\n'
+        '"PENCE: Well, look, the question really should be about the campaign."'
+    )
+    assert _triples(text) == [
+        ("WALLACE", ":", "Do you really see those two as equivalent, sir"),
+        ("PENCE", ":", "Well, look, the question really should be about the campaign"),
+    ]
+
+
 def test_indirect_speech_with_that() -> None:
     (a,) = _attrs("The mayor said that the bridge would reopen in May.")
     assert a.content.text == "that the bridge would reopen in May"
