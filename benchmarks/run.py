@@ -390,6 +390,12 @@ def markdown(result: dict[str, Any]) -> str:
     sv = result["sections"].get("serving")
     if sv:
         eff, scale = sv["efficiency_100_5s"], sv["worker_scaling_2"]
+        one_worker_cores = round(
+            scale["requests_per_s_1_worker"]["median"]
+            * scale["workers_cpu_ms_per_request_1_worker"]["median"]
+            / 1000,
+            2,
+        )
         lines += [
             "",
             f"## Serving detail (`factdesk serve --workers N`, seed; load average at the end "
@@ -406,6 +412,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"({scale['workers_cpu_ms_per_request_2_workers']['median']} ms); ratio per "
             f"adjacent pair {scale['ratio']['median']} (min {scale['ratio']['min']}, max "
             f"{scale['ratio']['max']}).",
+            *(
+                [
+                    f"- Harness CPU (the clients and the fake model) per request: "
+                    f"{eff['harness_cpu_ms_per_request']['median']} ms at 5 s, "
+                    f"{scale['harness_cpu_ms_per_request_1_worker']['median']} ms / "
+                    f"{scale['harness_cpu_ms_per_request_2_workers']['median']} ms with 1 / 2 "
+                    f"workers at 1 s; one worker keeps {one_worker_cores} cores busy."
+                ]
+                if "harness_cpu_ms_per_request" in eff
+                else []
+            ),
             f"- Learned components loaded for the CPU figures: "
             f"{', '.join(sv['pipeline_cpu_ms']['components']) or 'none yet'}.",
         ]
