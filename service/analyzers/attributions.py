@@ -601,6 +601,15 @@ class _Finder:
                 if span is not None:
                     self.raws.append(_Raw(src, cue, span, True, None))
                     last_quoted = len(self.raws) - 1
+            elif colon_cue is not None and para.role == "body" and not quotes:
+                # "Limbaugh added:" then the paragraph it announces, set off without
+                # quote marks: the paragraph is what was said
+                src, cue = self._colon_pending[colon_cue]
+                span = make_span(
+                    self.text, sents[0].start, _content_end(self.text, sents[0].start, para.end)
+                )
+                if span is not None:
+                    self.raws.append(_Raw(src, cue, span, False, None))
             elif carried is not None and opens_quote:
                 # news style: a quote running on over paragraphs keeps its speaker
                 self._pending_carry = carried
@@ -685,12 +694,12 @@ class _Finder:
         inside = [q for q in quotes if q[0] < s1 and q[1] > s0]
         self._signature(sent, inside, used)
         # a transcript quoted paragraph by paragraph opens each with a quote mark
-        lead = s0 + 1 if text[s0] in "\"“" and s1 > s0 + 1 else s0
+        lead = s0 + 1 if text[s0] in '"“' and s1 > s0 + 1 else s0
         colon = _COLON_LEAD.match(text, lead, s1)
         if (
             colon is not None and len(colon.group("name")) > 1
         ):  # not "Q:" / "A:"  # "Lynch: No outside influence…" / "TAPPER: And…"
-            stop = s1 - 1 if lead > s0 and text[s1 - 1] in "\"”" else s1
+            stop = s1 - 1 if lead > s0 and text[s1 - 1] in '"”' else s1
             content = make_span(text, colon.end(), _content_end(text, colon.end(), stop))
             if content is not None and len(content.text.split()) >= 2:
                 src = TextSpan(lead, colon.end("name"), text[lead : colon.end("name")])

@@ -109,6 +109,21 @@ def test_transcript_quoted_paragraph_by_paragraph() -> None:
     ]
 
 
+def test_lead_in_then_a_paragraph_without_quote_marks() -> None:
+    text = (
+        "The governor signed the budget on Monday.\n\n"
+        "Limbaugh added:\n\n"
+        "It is typical of the governor, and the budget will not survive the winter.\n\n"
+        "Critics were unconvinced by the plan."
+    )
+    (a,) = [a for a in _attrs(text) if a.source is not None and a.source.text == "Limbaugh"]
+    assert a.cue is not None and a.cue.text == "added:"
+    assert a.content.text == (
+        "It is typical of the governor, and the budget will not survive the winter"
+    )
+    assert not a.direct_quote
+
+
 def test_indirect_speech_with_that() -> None:
     (a,) = _attrs("The mayor said that the bridge would reopen in May.")
     assert a.content.text == "that the bridge would reopen in May"
