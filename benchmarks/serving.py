@@ -147,10 +147,28 @@ def _p99(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
-def _harness_cpu(model_pid: int) -> float:
-    """CPU seconds the harness has used: the fake model server and this process (the
-    clients); they share the machine's cores with the workers."""
-    return cpu_seconds(model_pid) + time.process_time()
+class _CpuMeter:
+    """CPU seconds used since :meth:`start` by the workers and by the harness (the fake
+    model server and this process, the clients), which share the cores with them."""
+
+    def __init__(self, worker_pids: list[int], model_pid: int) -> None:
+        self._pids = worker_pids
+        self._model_pid = model_pid
+        self._start = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        workers = sum(cpu_seconds(pid) for pid in self._pids)
+        return workers, cpu_seconds(self._model_pid) + time.process_time()
+
+    def start(self) -> None:
+        """Mark the start of the measured requests."""
+        self._start = self._now()
+
+    def ms_per_request(self, requests: int) -> tuple[float, float]:
+        """The workers' and the harness's CPU ms per request since :meth:`start`."""
+        now = self._now()
+        n = max(1, requests)
+        return (now[0] - self._start[0]) * 1000 / n, (now[1] - self._start[1]) * 1000 / n
 
 
 def efficiency_5s(
@@ -169,12 +187,10 @@ def efficiency_5s(
         failed = 0
         for _ in range(reps):
             probe: list[subprocess.Popen[bytes]] = []
+            meter = _CpuMeter(served.pids, model_pid)
 
-            cpu0: list[float] = []
-
-            def started(cpu0: list[float] = cpu0, probe: list[Any] = probe) -> None:
-                cpu0.append(sum(cpu_seconds(pid) for pid in served.pids))
-                cpu0.append(_harness_cpu(model_pid))
+            def started(meter: _CpuMeter = meter, probe: list[Any] = probe) -> None:
+                meter.start()
                 for pid in served.pids:
                     reset_peak_rss(pid)
                 probe.append(
@@ -194,9 +210,9 @@ def efficiency_5s(
 
             ok, bad, wall = asyncio.run(_round(served.base, bodies, per_client, started))
             failed += bad
-            used = sum(cpu_seconds(pid) for pid in served.pids) - cpu0[0]
-            cpu_ms.append(used * 1000 / max(1, ok + bad))
-            harness_ms.append((_harness_cpu(model_pid) - cpu0[1]) * 1000 / max(1, ok + bad))
+            workers_ms, harness = meter.ms_per_request(ok + bad)
+            cpu_ms.append(workers_ms)
+            harness_ms.append(harness)
             effs.append(ok / wall / (CONCURRENCY / latency))
             peaks.append(max(rss_mb(pid)["peak"] for pid in served.pids))
             out, _ = probe[0].communicate(timeout=120)
@@ -238,17 +254,11 @@ def scaling(
             order = (one, two) if rep % 2 == 0 else (two, one)
             pair: dict[int, float] = {}
             for served in order:
-                cpu0: list[float] = []
-
-                def started(pids: list[int] = served.pids, mark: list[float] = cpu0) -> None:
-                    mark.append(sum(cpu_seconds(pid) for pid in pids))
-                    mark.append(_harness_cpu(model_pid))
-
-                ok, bad, wall = asyncio.run(_round(served.base, bodies, per_client, started))
-                used = sum(cpu_seconds(pid) for pid in served.pids) - cpu0[0]
-                cpu_ms[served.workers].append(used * 1000 / max(1, ok + bad))
-                harness = _harness_cpu(model_pid) - cpu0[1]
-                harness_ms[served.workers].append(harness * 1000 / max(1, ok + bad))
+                meter = _CpuMeter(served.pids, model_pid)
+                ok, bad, wall = asyncio.run(_round(served.base, bodies, per_client, meter.start))
+                workers_ms, harness = meter.ms_per_request(ok + bad)
+                cpu_ms[served.workers].append(workers_ms)
+                harness_ms[served.workers].append(harness)
                 pair[served.workers] = ok / wall
                 rates[served.workers].append(ok / wall)
             ratios.append(pair[2] / pair[1])
