@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -65,11 +64,16 @@ def runtime() -> str:
 
 
 def default_threads() -> int:
-    """Threads for the model server: one core is left to the API. llama.cpp's threads
-    spin-wait for each other at every step, so a thread that loses its core to another
-    process stalls them all: on two busy cores, generation with two threads was measured
-    six times slower than with one (1.1 vs 6.5 tokens/s, Qwen2.5-0.5B)."""
-    return max(1, (os.cpu_count() or 1) - 1)
+    """Threads for the model server: every usable core. While the model generates, the
+    API waits on it and uses next to no CPU, so both cores go to the model: on this kind
+    of 2-core machine the seed analysis took 101 s with two threads against 179 s with
+    one (Qwen2.5-1.5B, quiet machine). llama.cpp's threads wait for each other at every
+    step, so when another process keeps a core busy, two threads generate slower than
+    one (3.1 against 5.5 tokens/s, measured with a busy loop on one core); on a machine
+    shared with such work, set ``FACTDESK_LOCAL_MODEL_THREADS=1``."""
+    from .serving import usable_cores
+
+    return usable_cores()
 
 
 def server_command(settings: Settings, model_path: Path) -> list[str]:

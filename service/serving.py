@@ -40,12 +40,17 @@ log = logging.getLogger("factdesk.serving")
 T = TypeVar("T")
 
 
-def default_workers() -> int:
-    """The worker count when none is configured: one per core this process may run on
-    (its CPU affinity, which container CPU sets restrict, where the platform has it)."""
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity, which container CPU sets
+    restrict, where the platform has it; else the machine's count."""
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def default_workers() -> int:
+    """The worker count when none is configured: one per usable core."""
+    return usable_cores()
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:

@@ -16,6 +16,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LOCAL_MODEL = "openai/local"
 #: ``local/<slug>`` selects a bundled model (service/models.py) as FACTDESK_MODEL.
 LOCAL_PREFIX = "local/"
+#: Default per-call timeout for the embedded model: CPU generation is slow, and the two
+#: calls of an analysis queue on its one slot (a 2-core machine takes about two minutes
+#: for the seed, several for a long article); a hosted model keeps ``timeout_s``'s 180.
+LOCAL_TIMEOUT_S = 600.0
 
 
 def _cache_home() -> Path:
@@ -48,7 +52,9 @@ class Settings(BaseSettings):
     structured_output: StructuredOutput = "auto"
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     max_output_tokens: int = Field(1024, ge=64, le=32_768)
-    timeout_s: float = Field(180.0, gt=0, description="Per model call.")
+    timeout_s: float = Field(
+        180.0, gt=0, description=f"Per model call ({LOCAL_TIMEOUT_S:g} for the embedded model)."
+    )
     transport_retries: int = Field(3, ge=0, le=10)
     retry_base_s: float = Field(0.5, ge=0)
     retry_max_wait_s: float = Field(20.0, ge=0)
@@ -190,12 +196,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _local_slug(cls, data: object) -> object:
+    def _local_model(cls, data: object) -> object:
+        if not isinstance(data, dict):
+            return data
         # "local/<slug>" names a bundled model: the embedded server, serving that GGUF
-        if isinstance(data, dict):
-            model = data.get("model")
-            if isinstance(model, str) and model.startswith(LOCAL_PREFIX):
-                data = {**data, "model": LOCAL_MODEL, "local_model": model[len(LOCAL_PREFIX) :]}
+        model = data.get("model")
+        if isinstance(model, str) and model.startswith(LOCAL_PREFIX):
+            data = {**data, "model": LOCAL_MODEL, "local_model": model[len(LOCAL_PREFIX) :]}
+        # the embedded server generates on this machine's CPU: unless told otherwise,
+        # give its calls the time a long article takes there, not a hosted model's
+        if (
+            data.get("timeout_s") is None
+            and data.get("model", LOCAL_MODEL) == LOCAL_MODEL
+            and not data.get("api_base")
+        ):
+            data = {**data, "timeout_s": LOCAL_TIMEOUT_S}
         return data
 
     @model_validator(mode="after")
