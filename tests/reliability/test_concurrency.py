@@ -72,7 +72,9 @@ async def test_100_concurrent_analyses_overlap(
         f"{REQUESTS} concurrent analyses in {elapsed:.1f}s; "
         f"model saw {fake_server.max_in_flight} at once"
     )
-    # Served one at a time the model would never see more than 1; the CPU work before each
-    # call spreads arrivals out, so not all 100 are in flight together.
-    assert fake_server.max_in_flight >= 10, "the model calls overlapped"
+    # Served one at a time the model would never see more than 1. The CPU work before each
+    # call (the parse and the taggers, taking turns) spreads arrivals out, so about
+    # latency / that CPU are in flight together: 9-14 on this kind of 2-core machine,
+    # depending on its speed; 5 leaves room for a slow hour and still fails if serial.
+    assert fake_server.max_in_flight >= 5, "the model calls overlapped"
     assert elapsed < BUDGET_S, f"{elapsed:.1f}s: requests were served (partly) one at a time"
