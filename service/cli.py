@@ -58,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.model)
     host = args.host or settings.host
     port = args.port or settings.port
-    workers = args.workers or settings.workers or serving.default_workers()
+    workers = args.workers or settings.workers or serving.usable_cores()
     settings = settings.model_copy(update={"workers": workers})
     # Worker processes build their settings from the environment: pass the command
     # line's choices down.

@@ -48,11 +48,6 @@ def usable_cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
-def default_workers() -> int:
-    """The worker count when none is configured: one per usable core."""
-    return usable_cores()
-
-
 def _new_loop() -> asyncio.AbstractEventLoop:
     """uvloop's loop where installed (as uvicorn uses for HTTP), else asyncio's."""
     try:

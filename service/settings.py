@@ -196,22 +196,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="before")
     @classmethod
-    def _local_model(cls, data: object) -> object:
-        if not isinstance(data, dict):
-            return data
+    def _local_slug(cls, data: object) -> object:
         # "local/<slug>" names a bundled model: the embedded server, serving that GGUF
-        model = data.get("model")
-        if isinstance(model, str) and model.startswith(LOCAL_PREFIX):
-            data = {**data, "model": LOCAL_MODEL, "local_model": model[len(LOCAL_PREFIX) :]}
+        if isinstance(data, dict):
+            model = data.get("model")
+            if isinstance(model, str) and model.startswith(LOCAL_PREFIX):
+                data = {**data, "model": LOCAL_MODEL, "local_model": model[len(LOCAL_PREFIX) :]}
+        return data
+
+    @model_validator(mode="after")
+    def _local_timeout(self) -> Settings:
         # the embedded server generates on this machine's CPU: unless told otherwise,
         # give its calls the time a long article takes there, not a hosted model's
-        if (
-            data.get("timeout_s") is None
-            and data.get("model", LOCAL_MODEL) == LOCAL_MODEL
-            and not data.get("api_base")
-        ):
-            data = {**data, "timeout_s": LOCAL_TIMEOUT_S}
-        return data
+        if "timeout_s" not in self.model_fields_set and self.is_local():
+            object.__setattr__(self, "timeout_s", LOCAL_TIMEOUT_S)  # frozen: set once, here
+        return self
 
     @model_validator(mode="after")
     def _prompts_exist(self) -> Settings:

@@ -36,6 +36,7 @@ def test_configured_threads_win(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"FACTDESK_MODEL": "local/qwen2.5-0.5b"}, LOCAL_TIMEOUT_S),  # another bundled one
         ({"FACTDESK_MODEL": "openai/gpt-4o-mini"}, 180.0),  # a hosted model
         ({"FACTDESK_API_BASE": "http://127.0.0.1:9999/v1"}, 180.0),  # a server elsewhere
+        ({"FACTDESK_API_BASE": "http://127.0.0.1:8081/v1"}, LOCAL_TIMEOUT_S),  # named as is
         ({"FACTDESK_TIMEOUT_S": "45"}, 45.0),  # said explicitly: kept
         ({"FACTDESK_MODEL": "local/qwen2.5-0.5b", "FACTDESK_TIMEOUT_S": "30"}, 30.0),
     ],
@@ -43,7 +44,12 @@ def test_configured_threads_win(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_per_call_timeout_defaults(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: float
 ) -> None:
-    for name in ("FACTDESK_MODEL", "FACTDESK_API_BASE", "FACTDESK_TIMEOUT_S"):
+    for name in (
+        "FACTDESK_MODEL",
+        "FACTDESK_API_BASE",
+        "FACTDESK_TIMEOUT_S",
+        "FACTDESK_LOCAL_MODEL_PORT",
+    ):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
