@@ -83,7 +83,8 @@ class FakeModelServer:
     """Serves scripted replies in order; when the script runs out it repeats the last.
     ``always(reply)`` answers every request with the same reply instead (concurrency)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive_s: int = 5) -> None:
+        self.keep_alive_s = keep_alive_s  # idle connections closed after (uvicorn's default)
         self.script: deque[Reply] = deque()
         self.last: Reply | None = None
         self.fixed: Reply | None = None
@@ -229,6 +230,7 @@ class FakeModelServer:
             log_level="critical",
             http=self._protocol_class(),
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=self.keep_alive_s,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)

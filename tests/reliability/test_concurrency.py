@@ -16,8 +16,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from service.app import create_app
 from service.settings import Settings
@@ -28,6 +30,17 @@ from tests.reliability.conftest import LiveServer
 REQUESTS = 100
 LATENCY_S = 1.0
 BUDGET_S = 50.0
+
+
+@pytest.fixture
+def fake_server() -> Iterator[FakeModelServer]:
+    """A model server that keeps idle connections for the whole burst. With the usual 5 s
+    it closes connections the client pool still holds (its expiry is 5 s too); a request
+    sent on one as it closes fails, which the transport retries turned off here would
+    report as a 503. That race is the retries' job, not what this test measures."""
+    server = FakeModelServer(keep_alive_s=120).start()
+    yield server
+    server.stop()
 
 
 async def test_100_concurrent_analyses_overlap(
