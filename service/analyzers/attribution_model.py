@@ -90,21 +90,37 @@ _SUBJECTS = frozenset(["nsubj", "nsubjpass"])
 _NOMINALS = frozenset(["PROPN", "NOUN", "PRON"])
 
 
-def _subject(seq: Sequence[Token], cue: Run, content: Run) -> Run | None:
-    """The phrase the parse makes the subject of the cue (``nsubj`` of a cue token, a
-    noun or pronoun, with everything below it), when it lies outside the cue and the
-    content: the speaker of a cue whose source the tagger left unlabelled."""
-    subj = next(
+#: A cue with no subject of its own that hangs off a verb this way shares that verb's
+#: subject: "Trump tweeted, saying …" (advcl), "decided to order …" (xcomp), "laughed
+#: and said …" (conj).
+_SHARES_SUBJECT = frozenset(["advcl", "xcomp", "conj"])
+
+
+def _subject_of(seq: Sequence[Token], verb: Run) -> int | None:
+    return next(
         (
             k
             for k, t in enumerate(seq)
             if t.dep in _SUBJECTS
-            and cue[0] <= t.head < cue[1]
-            and not cue[0] <= k < cue[1]
+            and verb[0] <= t.head < verb[1]
+            and not verb[0] <= k < verb[1]
             and t.pos in _NOMINALS
         ),
         None,
     )
+
+
+def _subject(seq: Sequence[Token], cue: Run, content: Run) -> Run | None:
+    """The phrase the parse makes the subject of the cue (``nsubj`` of a cue token, a
+    noun or pronoun, with everything below it; for a cue with none that hangs off a
+    verb as in :data:`_SHARES_SUBJECT`, that verb's), when it lies outside the cue and
+    the content: the speaker of a cue whose source the tagger left unlabelled."""
+    subj = _subject_of(seq, cue)
+    if subj is None:
+        top = next((k for k in range(*cue) if not cue[0] <= seq[k].head < cue[1]), None)
+        if top is not None and seq[top].dep in _SHARES_SUBJECT:
+            verb = seq[top].head
+            subj = _subject_of(seq, (verb, verb + 1))
     if subj is None:
         return None
     below = [k for k in range(len(seq)) if _reaches(seq, (k, k + 1), (subj, subj + 1), 19)]

@@ -134,6 +134,26 @@ def test_a_cue_without_a_tagged_source_takes_its_parse_subject() -> None:
     assert _subject(seq, (said, said + 1), (0, len(seq))) is None
 
 
+def _subject_text(text: str, cue_word: str) -> str | None:
+    doc = prepare(text)
+    (seq,) = attribution.tokens_of(doc)
+    cue = next(k for k, t in enumerate(seq) if doc.text[t.start : t.end] == cue_word)
+    run = _subject(seq, (cue, cue + 1), (cue + 1, len(seq) - 1))
+    return None if run is None else doc.text[seq[run[0]].start : seq[run[1] - 1].end]
+
+
+def test_a_cue_that_hangs_off_a_verb_takes_that_verbs_subject() -> None:
+    # "saying" (advcl of "tweeted") and "said" (conj of "laughed") have no subject of
+    # their own: the speaker is the subject of the verb they hang off
+    tweet = "The senator tweeted on Monday, saying the bill would fail in the House."
+    assert _subject_text(tweet, "saying") == "The senator"
+    laughed = "The governor laughed and said the report was wrong."
+    assert _subject_text(laughed, "said") == "The governor"
+    # a cue's own subject still comes first
+    own = "The mayor left early, and the aide said the meeting was over."
+    assert _subject_text(own, "said") == "the aide"
+
+
 def test_the_rules_take_the_taggers_cue_for_the_same_statement() -> None:
     text = "The Post has learned that the mayor resigned."
     source = TextSpan(0, 8, "The Post")
