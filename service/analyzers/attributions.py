@@ -197,6 +197,26 @@ def _cue_matches(text: str, lo: int, hi: int) -> list[re.Match[str]]:
 _COLON_LEAD = re.compile(
     r"(?P<name>(?:[A-Z][\w.’'\-]*|of|the|and)(?:\s+(?:[A-Z][\w.’'\-]*|of|the|and)){0,4}):\s"
 )
+# Editorial labels that open a line with a colon and name no speaker ("The Latest: …",
+# "Correction: An earlier version …").
+_EDITORIAL_LABELS = frozenset(
+    [
+        "the latest",
+        "correction",
+        "corrections",
+        "clarification",
+        "update",
+        "updated",
+        "editor's note",
+        "editor’s note",
+        "breaking",
+        "exclusive",
+        "related",
+        "watch",
+        "video",
+        "photos",
+    ]
+)
 # A quote signed with a dash after it (vox pops, epigraphs, pull quotes):
 # “…” ― Krystal Correa / "…" — Oscar P. Quintero, 34, a teacher in Tucson
 _SIGNATURE = re.compile(
@@ -697,8 +717,10 @@ class _Finder:
         lead = s0 + 1 if text[s0] in '"“' and s1 > s0 + 1 else s0
         colon = _COLON_LEAD.match(text, lead, s1)
         if (
-            colon is not None and len(colon.group("name")) > 1
-        ):  # not "Q:" / "A:"  # "Lynch: No outside influence…" / "TAPPER: And…"
+            colon is not None
+            and len(colon.group("name")) > 1  # not "Q:" / "A:"
+            and colon.group("name").lower() not in _EDITORIAL_LABELS
+        ):  # "Lynch: No outside influence…" / "TAPPER: And…"
             stop = s1 - 1 if lead > s0 and text[s1 - 1] in '"”' else s1
             content = make_span(text, colon.end(), _content_end(text, colon.end(), stop))
             if content is not None and len(content.text.split()) >= 2:
