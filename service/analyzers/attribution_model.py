@@ -116,11 +116,8 @@ def _subject(seq: Sequence[Token], cue: Run, content: Run) -> Run | None:
     verb as in :data:`_SHARES_SUBJECT`, that verb's), when it lies outside the cue and
     the content: the speaker of a cue whose source the tagger left unlabelled."""
     subj = _subject_of(seq, cue)
-    if subj is None:
-        top = next((k for k in range(*cue) if not cue[0] <= seq[k].head < cue[1]), None)
-        if top is not None and seq[top].dep in _SHARES_SUBJECT:
-            verb = seq[top].head
-            subj = _subject_of(seq, (verb, verb + 1))
+    if subj is None and (top := _head(seq, cue)).dep in _SHARES_SUBJECT:
+        subj = _subject_of(seq, (top.head, top.head + 1))
     if subj is None:
         return None
     below = [k for k in range(len(seq)) if _reaches(seq, (k, k + 1), (subj, subj + 1), 19)]

@@ -280,7 +280,7 @@ def test_a_dangling_phrase_is_not_kept_as_the_source() -> None:
 
 
 def test_editorial_labels_before_a_colon_are_not_speakers() -> None:
-    for label in ("The Latest", "Correction", "CLARIFICATION", "Editor’s note"):
+    for label in ("The Latest", "Correction", "CLARIFICATION", "Editor’s Note"):
         text = f"{label}: An earlier version of this story misstated the date.\n\nMore text."
         assert not any(a.cue and a.cue.text == ":" for a in _attrs(text)), label
 
