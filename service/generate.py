@@ -20,9 +20,12 @@ from .analyzers.attributions import speaker_type
 from .errors import ModelOutputInvalid, Usage
 from .llm import LLM, StructuredResult, complete_structured
 from .llm_output import (
+    MAX_TEXT_CHARS,
     OUTLET_SPEAKER,
     UNNAMED_SPEAKER,
+    V2_MAX_CLAIM_CHARS,
     V2_MAX_CLAIMS,
+    V2_MAX_SUMMARY_CHARS,
     LLMAnalysis,
     LLMClaim,
     LLMSpeakerType,
@@ -36,6 +39,7 @@ from .llm_output import (
     v2_summary_schema,
 )
 from .prompts import PromptTemplate, render_analyze, render_task
+from .spans import article_wording, ground_ids
 from .text import Document
 
 #: Offered speaker names and attribution hints are capped so the prompt stays short.
@@ -130,14 +134,32 @@ async def _single(
     )
 
 
-def _v2_claims(claims: V2Claims, speakers: dict[str, LLMSpeakerType]) -> list[LLMClaim]:
+#: A text within this many characters of its schema limit is taken as stopped by it (the
+#: constrained decoder has been seen to close a string one character short of it).
+CUT_SLACK = 5
+
+
+def _uncut(doc: Document, text: str, ids: list[str], limit: int) -> str:
+    """``text``, or, when it stopped at the schema's length ``limit`` while copying the
+    cited sentences (perhaps inside a word: "…, the tera"), the copy run on to the end
+    of the sentence, in the article's own words (within :data:`MAX_TEXT_CHARS`)."""
+    if len(text) < limit - CUT_SLACK:
+        return text
+    cited, _ = ground_ids(doc, ids)
+    whole = article_wording(doc, text, cited, cut=True)
+    return whole if whole is not None and len(whole) <= MAX_TEXT_CHARS else text
+
+
+def _v2_claims(
+    doc: Document, claims: V2Claims, speakers: dict[str, LLMSpeakerType]
+) -> list[LLMClaim]:
     out: list[LLMClaim] = []
     for c in claims.claims:
         kind = speakers.get(c.speaker) or _free_type(c.speaker, c.speaker_type)
         name = None if c.speaker in (OUTLET_SPEAKER, UNNAMED_SPEAKER) else c.speaker
         out.append(
             LLMClaim(
-                text=c.text,
+                text=_uncut(doc, c.text, [c.sentence], V2_MAX_CLAIM_CHARS),
                 speaker=name,
                 speaker_type=kind,
                 cue=(c.cue or None),
@@ -238,10 +260,14 @@ async def _focused(
         attempts += r.attempts
         if isinstance(r.value, V2Summary):
             summary = [
-                LLMSummarySentence(text=s.text, sentences=s.sentences) for s in r.value.summary
+                LLMSummarySentence(
+                    text=_uncut(doc, s.text, s.sentences, V2_MAX_SUMMARY_CHARS),
+                    sentences=s.sentences,
+                )
+                for s in r.value.summary
             ]
         elif isinstance(r.value, V2Claims):
-            claims = _v2_claims(r.value, speakers)
+            claims = _v2_claims(doc, r.value, speakers)
     analysis = LLMAnalysis.model_construct(summary=summary, claims=claims, flags=[])
     return ModelOutput(analysis, attempts, usage, llm_ms, warnings)
 

@@ -15,8 +15,9 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
-from .llm_output import LLMAnalysis, LLMClaim, LLMFlag
+from .llm_output import LLMAnalysis, LLMClaim, LLMFlag, LLMSummarySentence
 from .schemas import (
     Claim,
     Flag,
@@ -29,6 +30,7 @@ from .schemas import (
 )
 from .spans import (
     align_quote,
+    article_wording,
     find_in_sentences,
     ground_ids,
     sentence_span,
@@ -98,6 +100,16 @@ class Grounded:
     rejected: list[RejectedClaim]
     flags: list[Flag]
     warnings: list[str]
+
+
+_Statement = TypeVar("_Statement", LLMClaim, LLMSummarySentence)
+
+
+def _in_article_wording(doc: Document, raw: _Statement, cited: Sequence[Sentence]) -> _Statement:
+    """``raw`` with the cited sentences' own text where the model copied them but for
+    whitespace, quote marks or case (a copy is shown as the article writes it)."""
+    wording = article_wording(doc, raw.text, cited)
+    return raw if wording is None else raw.model_copy(update={"text": wording})
 
 
 def _evidence_text(cited: Sequence[Sentence]) -> str:
@@ -205,6 +217,7 @@ def _ground_claim(
     cited, unknown = ground_ids(doc, raw.sentences)
     reasons: list[Reason] = []
     cited = _drop_instructions(cited, blocked, reasons)
+    raw = _in_article_wording(doc, raw, cited)
     if unknown:
         reasons.append(
             Reason(
@@ -315,6 +328,7 @@ def _ground_summary(
         cited, unknown = ground_ids(doc, raw.sentences)
         dropped: list[Reason] = []
         cited = _drop_instructions(cited, blocked, dropped)
+        raw = _in_article_wording(doc, raw, cited)
         verification = Verification(
             status="unsupported",
             reasons=[

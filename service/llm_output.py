@@ -21,6 +21,8 @@ LLMFlagType = Literal[
 
 MAX_CLAIMS = 10
 MAX_FLAGS = 10
+#: The longest summary sentence or claim text the analysis carries.
+MAX_TEXT_CHARS = 400
 
 
 class _Lenient(BaseModel):
@@ -28,12 +30,12 @@ class _Lenient(BaseModel):
 
 
 class LLMSummarySentence(_Lenient):
-    text: str = Field(..., min_length=1, max_length=400)
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
     sentences: list[SentenceId] = Field(..., min_length=1, max_length=5)
 
 
 class LLMClaim(_Lenient):
-    text: str = Field(..., min_length=1, max_length=400)
+    text: str = Field(..., min_length=1, max_length=MAX_TEXT_CHARS)
     speaker: str | None = Field(None, max_length=150)
     speaker_type: LLMSpeakerType
     cue: str | None = Field(None, max_length=40)

@@ -15,12 +15,17 @@ from rapidfuzz import fuzz
 
 from .analyzers import TextSpan
 from .schemas import Span
-from .text import Document, Sentence, fold
+from .text import Document, Folded, Sentence, fold
 
 AlignMethod = Literal["exact", "normalized", "fuzzy"]
 FUZZY_THRESHOLD = 90.0
 
 _QUOTE_MARKS = "\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u201e"
+#: Folded quote marks as one class: a model writing ‘…’ for the article's “…” (as JSON
+#: strings invite) still copies the article.
+_ONE_QUOTE = str.maketrans({"'": '"'})
+#: Statements shorter than this (non-space characters) are never re-worded.
+WORDING_MIN_CHARS = 20
 
 
 def span_of(doc: Document, start: int, end: int, sentence_id: str | None = None) -> Span:
@@ -121,6 +126,51 @@ def align_quote(
                 start, end = folded.original_span(match.dest_start, match.dest_end)
                 return _span_at(doc, start, end), "fuzzy"
     return None
+
+
+def _squeezed(folded: Folded) -> tuple[str, list[int]]:
+    """``folded``'s text without whitespace and with one quote mark, and for each of its
+    characters the index in ``folded.text``."""
+    keep = [i for i, ch in enumerate(folded.text) if not ch.isspace()]
+    return "".join(folded.text[i] for i in keep).translate(_ONE_QUOTE), keep
+
+
+def _inside_word(text: str, at: int) -> bool:
+    """True when offset ``at`` falls between two letters or digits of ``text``."""
+    return 0 < at < len(text) and text[at - 1].isalnum() and text[at].isalnum()
+
+
+def article_wording(
+    doc: Document, text: str, cited: Sequence[Sentence], *, cut: bool = False
+) -> str | None:
+    """The article's own text for ``text`` when ``text`` copies a stretch of the cited
+    sentences but for whitespace, quote marks and case ("VOA newsreports" for "VOA news
+    reports", ‘…’ for “…”); ``None`` when it is no such copy, or already verbatim.
+
+    ``cut``: ``text`` stopped at a length limit, perhaps inside a word ("…, the tera"):
+    its last word is left out of the match and the copy runs on to the end of the
+    sentence it stopped in."""
+    if not cited:
+        return None
+    head = text.rstrip()
+    if cut:
+        head = head[: max(head.rfind(" "), 0)].rstrip()
+    needle, _ = _squeezed(fold(head))
+    if len(needle) < WORDING_MIN_CHARS:
+        return None
+    lo, hi = min(s.start for s in cited), max(s.end for s in cited)
+    folded = fold(doc.text[lo:hi], lo)
+    hay, keep = _squeezed(folded)
+    at = hay.find(needle)
+    if at == -1:
+        return None
+    start, end = folded.original_span(keep[at], keep[at + len(needle) - 1] + 1)
+    if _inside_word(doc.text, start) or _inside_word(doc.text, end):
+        return None  # "the exo" is no copy of "the exodus"
+    if cut:
+        end = max(end, next((s.end for s in cited if s.start <= end - 1 < s.end), end))
+    wording = doc.text[start:end]
+    return None if wording == text else wording
 
 
 def _span_at(doc: Document, start: int, end: int) -> Span:

@@ -7,7 +7,7 @@ import pytest
 
 from service.errors import ModelOutputInvalid, ModelTimeout
 from service.grounding import strip_echoed_ids
-from service.llm_output import OUTLET_SPEAKER, UNNAMED_SPEAKER
+from service.llm_output import OUTLET_SPEAKER, UNNAMED_SPEAKER, V2_MAX_CLAIM_CHARS
 from service.pipeline import analyze
 from service.schemas import AnalysisOptions, AnalysisRequest
 from service.settings import Settings
@@ -380,3 +380,28 @@ def test_a_speaker_the_model_names_is_typed_by_the_rules_first() -> None:
     assert _free_type("la Asociación de Comerciantes", "anonymous") == "organization"
     assert _free_type("Lucía Ferrer", "anonymous") == "person"
     assert _free_type("fuentes municipales", "anonymous") == "anonymous"
+
+
+async def test_a_claim_cut_at_the_schema_limit_is_completed_from_the_article(
+    v2: Settings,
+) -> None:
+    text = TEXT + (
+        "\n\nAs for everything else, \u201cwe have been consistently wrong on how big this is,"
+        "\u201d the official added, referring to the exodus of fighters, women and children "
+        "from their tiny enclave in the northeastern Syrian town of Baghuz on the Euphrates."
+    )
+    doc = prepare(text)
+    exodus = sid(doc, "exodus")
+    sentence = doc.sentence(exodus)
+    assert sentence is not None
+    # as the constrained decoder leaves it: 200 characters, in a word, quotes changed
+    cut = sentence.text.replace("\u201c", "\u2018").replace("\u201d", "\u2019")[:V2_MAX_CLAIM_CHARS]
+    assert len(cut) == V2_MAX_CLAIM_CHARS and not cut.endswith(" ")
+    fake = FakeLLM(
+        _summary(("About 20,000 people have fled the town of Baghuz.", [sid(doc, "Pentagon")])),
+        {"claims": [{"sentence": exodus, "speaker": OUTLET_SPEAKER, "text": cut}]},
+    )
+    result = await analyze(AnalysisRequest(text=text), v2, fake)
+    claim = next(c for c in result.claims if "consistently wrong" in c.text)
+    assert claim.text == sentence.text
+    assert claim.verification.status == "supported"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from service.spans import align_quote, ground_ids
+from service.spans import align_quote, article_wording, ground_ids
 from service.support import check_support
 from service.text import prepare
 
@@ -66,3 +66,51 @@ def test_unrelated_statement_is_unsupported() -> None:
     article = "The official said the leadership had left."
     v = check_support("Bananas are rich in potassium and fibre.", article, article)
     assert v.verification.status == "unsupported"
+
+
+ARTICLE = (
+    "Headline\n\n"
+    "There is little the troops can be sure of,\u00a0VOA news reports.\n\n"
+    "\u201cWe have been consistently wrong, on how big this is,\u201d the official added, "
+    "referring to the exodus of IS fighters, women and children from their tiny enclave."
+)
+
+
+def test_a_copy_of_the_article_is_given_in_the_article_wording() -> None:
+    doc = prepare(ARTICLE)
+    first, second = doc.sentences[1], doc.sentences[2]
+    # words run together, and quote marks and case changed, by the model
+    assert (
+        article_wording(doc, "there is little the troops can be sure of, VOA newsreports", [first])
+        == "There is little the troops can be sure of,\u00a0VOA news reports"
+    )
+    assert article_wording(
+        doc,
+        "\u2018We have been consistently wrong, on how big this is,\u2019 the official",
+        [second],
+    ) == ("\u201cWe have been consistently wrong, on how big this is,\u201d the official")
+    # verbatim already, a paraphrase, a word changed, or too short to tell: left alone
+    verbatim = "There is little the troops can be sure of"
+    assert article_wording(doc, verbatim, [first]) is None
+    assert article_wording(doc, "The troops can be sure of little, VOA says", [first]) is None
+    assert article_wording(doc, "There is much the troops can be sure of", [first]) is None
+    assert article_wording(doc, "VOA newsreports", [first]) is None
+    # only the cited sentences are searched
+    assert article_wording(doc, "there is little the troops can be sure of", [second]) is None
+
+
+def test_a_copy_cut_at_a_length_limit_runs_on_to_the_end_of_its_sentence() -> None:
+    doc = prepare(ARTICLE)
+    cited = [doc.sentences[2]]
+    cut = (
+        "\u2018We have been consistently wrong, on how big this is,\u2019 the official added, "
+        "referring to the exo"
+    )
+    assert article_wording(doc, cut, cited, cut=True) == doc.sentences[2].text
+    # not marked as cut, it ends inside a word: no copy
+    assert article_wording(doc, cut, cited) is None
+    # a cut text that is no copy stays as it is
+    assert (
+        article_wording(doc, "Officials said they got the size of the exodus wro", cited, cut=True)
+        is None
+    )
