@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .analyzers import Attribution, Findings, TextSpan, UncertaintyCue
 from .schemas import (
@@ -24,6 +24,7 @@ from .schemas import (
     Flag,
     FlagType,
     Reason,
+    RejectedClaim,
     Span,
     Verification,
 )
@@ -71,6 +72,8 @@ class Merged:
     claims: list[Claim]
     flags: list[Flag]
     figures: list[FigureOut]
+    #: model claims the speaker checks found unsupported
+    rejected: list[RejectedClaim] = field(default_factory=list)
 
 
 def _rule_flags(
@@ -270,8 +273,12 @@ def merge(
     flags = merge_flags(model_flags, _rule_flags(doc, findings, instructions))
     claims: list[Claim] = []
     matched: set[str] = set()
+    rejected: list[RejectedClaim] = []
     for claim in model_claims:
         updated, match = settle(doc, claim, findings)
+        if updated.verification.status == "unsupported":
+            rejected.append(_rejected(claim, updated.verification))
+            continue
         if match is not None:
             # the claim also covers attributions nested in the matched one
             matched.update(
@@ -296,4 +303,19 @@ def merge(
     for claim in claims:
         cited = {e.sentence_id for e in claim.evidence if e.sentence_id}
         claim.flags = [f.id for f in flags if cited & set(f.sentence_ids)]
-    return Merged(claims, flags, _figures(doc, findings, flags))
+    return Merged(claims, flags, _figures(doc, findings, flags), rejected)
+
+
+def _rejected(claim: Claim, verification: Verification) -> RejectedClaim:
+    """``claim`` as the model proposed it, rejected for ``verification``'s reasons."""
+    return RejectedClaim(
+        id=claim.id,
+        text=claim.text,
+        speaker=claim.speaker,
+        cue=claim.cue,
+        cited_sentences=[e.sentence_id for e in claim.evidence if e.sentence_id],
+        quote=claim.quote.text if claim.quote else None,
+        evidence=claim.evidence,
+        reasons=verification.reasons,
+        origin=claim.origin,
+    )

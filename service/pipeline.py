@@ -106,7 +106,7 @@ async def analyze(
     grounded, merged, (summary, rejected_summary) = await _cpu(
         lambda: _verify(doc, findings, out.analysis, n_summary, blocked, excluded), big
     )
-    claims, rejected = merged.claims, list(grounded.rejected)
+    claims, rejected = merged.claims, [*grounded.rejected, *merged.rejected]
     attempts, usage, llm_ms = out.attempts, out.usage, out.llm_ms
     if request.options.verify_with_model:
         t_judge = time.perf_counter()

@@ -6,8 +6,9 @@
   the parse found in the cited sentences wins over the model's pick
   (``speaker-from-text``); the outlet's voice is its byline; a name that the text does not
   give near the evidence is ``speaker-not-found``, another source's sentence
-  ``speaker-mismatch``; a pronoun the model copied is resolved like the text's; the
-  polarity says when the cue denies what it introduces ("denied that ...").
+  ``speaker-mismatch``; a claim whose own words name a speaker the article does not give
+  for it is ``misattributed`` (unsupported); a pronoun the model copied is resolved like
+  the text's; the polarity says when the cue denies what it introduces ("denied that").
 """
 
 from __future__ import annotations
@@ -94,6 +95,19 @@ def check_speaker(
         "partially_supported",
         Reason(code="speaker-not-found", message=f"{name!r} is not named near the evidence"),
     )
+
+
+def _misattributes(doc: Document, claim: Claim) -> bool:
+    """True when the claim's text names its (model-given) speaker as the source while the
+    article does not name that speaker near the evidence."""
+    name = claim.speaker.name
+    if not name or claim.speaker.type == "outlet":
+        return False
+    own = content_words(name)
+    if not own or not own <= content_words(claim.text):
+        return False
+    cited = [s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s]
+    return not speaker_found(doc, name, cited)
 
 
 def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verification:
@@ -187,6 +201,18 @@ def settle(doc: Document, claim: Claim, findings: Findings) -> tuple[Claim, Attr
                 ),
             ],
         )
+        if _misattributes(doc, claim):
+            # "A banker said the talks could collapse" on a sentence in which another
+            # source says it: the claim's own words put it in the wrong mouth
+            updated.verification = _downgrade(
+                updated.verification,
+                "unsupported",
+                Reason(
+                    code="misattributed",
+                    message=f"the claim says {claim.speaker.name!r} said this; the article "
+                    f"attributes it to {updated.speaker.name!r}",
+                ),
+            )
     if updated.speaker.type == "outlet" and not updated.speaker.name and findings.byline:
         # the text's own voice is its author's
         updated.speaker = Speaker(name=findings.byline, type="outlet")

@@ -405,3 +405,57 @@ async def test_a_claim_cut_at_the_schema_limit_is_completed_from_the_article(
     claim = next(c for c in result.claims if "consistently wrong" in c.text)
     assert claim.text == sentence.text
     assert claim.verification.status == "supported"
+
+
+MERGER = (
+    "Halvorsen in Talks to Buy Nordlys\n\n"
+    "The two companies could announce an agreement as soon as next week, one of the people "
+    "said. Another cautioned that the negotiations could still collapse over the price of "
+    "the Nordlys fleet of eleven vessels.\n\n"
+    "Nordlys Lines has struggled since fuel costs rose last year. Its owners, a group of "
+    "private investors, have been seeking a buyer for months, a banker involved in the sale "
+    "process said."
+)
+
+
+async def test_a_claim_whose_words_put_it_in_another_sources_mouth_is_rejected(
+    v2: Settings,
+) -> None:
+    doc = prepare(MERGER)
+    banker, collapse = sid(doc, "seeking a buyer"), sid(doc, "could still collapse")
+    banker_name = "a banker involved in the sale process"
+    fake = FakeLLM(
+        _summary(("Nordlys Lines has struggled since fuel costs rose.", [sid(doc, "struggled")])),
+        {
+            "claims": [
+                {  # stitched: the banker's sentence cited, another source's statement
+                    "sentence": banker,
+                    "speaker": banker_name,
+                    "text": "A banker involved in the sale process said the negotiations "
+                    "could still collapse over the price of the Nordlys fleet of eleven vessels",
+                },
+                {  # the banker's own statement
+                    "sentence": banker,
+                    "speaker": banker_name,
+                    "text": "Its owners, a group of private investors, have been seeking a "
+                    "buyer for months, a banker involved in the sale process said",
+                },
+            ]
+        },
+    )
+    result = await analyze(AnalysisRequest(text=MERGER), v2, fake)
+    [stitched] = [c for c in result.rejected_claims if "collapse" in c.text]
+    codes = [r.code for r in stitched.reasons]
+    assert "misattributed" in codes
+    assert stitched.speaker.name == banker_name  # as the model proposed it
+    assert not any("collapse" in c.text and c.speaker.name == banker_name for c in result.claims)
+    own = next(c for c in result.claims if "seeking a buyer" in c.text)
+    assert own.speaker.name == banker_name and own.verification.status == "supported"
+    # the statement itself is still there, with the source the article gives it
+    assert any(
+        "could still collapse" in c.text
+        and c.speaker.name == "Another"
+        and collapse in {e.sentence_id for e in c.evidence}
+        for c in result.claims
+    )
+    assert assert_offset_contract(MERGER, result.model_dump(mode="json")) > 3
