@@ -201,6 +201,22 @@ def _quote_span(doc: Document, t: TextSpan, sentence_id: str) -> Span:
     return span_of(doc, start, end, sentence_id) if end > start else text_span(doc, t, sentence_id)
 
 
+def _no_claim(att: Attribution, attributions: Sequence[Attribution]) -> bool:
+    """True for an attribution that gives no claim an editor could check: neither
+    source nor cue ("a request for comment"), or no source and a content that is another
+    attribution's reporting clause ("Union representatives had not been told about the
+    talks, a person close to the union said" read with "told" as its cue)."""
+    if att.source is not None:
+        return False
+    if att.cue is None:
+        return True
+    return any(
+        o.id != att.id
+        and any(s is not None and overlaps(att.content, s) for s in (o.source, o.cue))
+        for o in attributions
+    )
+
+
 def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     text = att.content.text.strip().strip("\"'“”‘’ ,")
     if text.lower().startswith("that "):
@@ -296,6 +312,8 @@ def merge(
             continue
         if any(o.id != att.id and inside(att.content, o.content) for o in findings.attributions):
             continue  # the enclosing attribution carries this content
+        if _no_claim(att, findings.attributions):
+            continue
         rule_claim = _rule_claim(doc, att, f"C{index}")
         if rule_claim is not None:
             claims.append(rule_claim)

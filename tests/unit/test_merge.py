@@ -185,3 +185,37 @@ async def test_reporting_relayed_from_other_media_is_second_hand(settings: Setti
     media = sid(prepare(text), "Local media")
     [flag] = [f for f in result.flags if f.type == "second_hand" and media in f.sentence_ids]
     assert flag.span is not None and flag.span.text == "Local media"
+
+
+UNION = (
+    "Halvorsen in Talks to Buy Nordlys\n\n"
+    "Union representatives at Nordlys had not been told about the talks, a person close to "
+    "the union said.\n\n"
+    "Both companies declined to comment. The transport ministry did not respond to a "
+    "request for comment.\n\n"
+    "The Red Cross put the number of missing at more than 200, based on calls to its "
+    "family tracing line."
+)
+
+
+async def test_attributions_without_a_checkable_claim_give_no_rule_claim(
+    settings: Settings,
+) -> None:
+    doc = prepare(UNION)
+    reply = {
+        "summary": [
+            {"text": "Nordlys union staff were not told.", "sentences": [sid(doc, "Union")]}
+        ],
+        "claims": [],
+        "flags": [],
+    }
+    result = await _run(UNION, reply, settings)
+    texts = [c.text for c in result.claims]
+    # the union source's statement stays, with its speaker
+    [union] = [c for c in result.claims if c.text.startswith("Union representatives")]
+    assert union.speaker.name == "a person close to the union"
+    # neither its reporting clause read as content, nor fragments with no source and cue
+    assert not [t for t in texts if t.startswith("a person close to the union")]
+    assert "a request for comment" not in texts
+    assert "its family tracing line" not in texts
+    assert all(c.speaker.name or c.cue for c in result.claims if c.origin == "rules")
