@@ -29,7 +29,8 @@ from .schemas import (
     Verification,
 )
 from .spans import inside, overlaps, sentence_span, span_of, text_span
-from .speakers import attribution_speaker, polarity_of, settle
+from .speakers import attribution_speaker, polarity_of, settle, speaker_matches
+from .support import content_words
 from .text import Document
 
 _CUE_FLAG: dict[str, FlagType] = {
@@ -217,6 +218,28 @@ def _no_claim(att: Attribution, attributions: Sequence[Attribution]) -> bool:
     )
 
 
+#: Share of an attribution's content words a model claim must hold to carry it.
+CARRIED = 0.8
+
+
+def _carried(att: Attribution, claims: Sequence[Claim]) -> bool:
+    """True when a model claim on the same sentence already says the attribution's
+    content, in the voice of the same speaker (or the attribution names none)."""
+    words = content_words(att.content.text)
+    if not words:
+        return False
+    for claim in claims:
+        if not {e.sentence_id for e in claim.evidence} & set(att.sentence_ids):
+            continue
+        if len(words & content_words(claim.text)) / len(words) < CARRIED:
+            continue
+        if att.source is None or any(
+            speaker_matches(name, att) for name in (claim.speaker.name, claim.speaker.resolved)
+        ):
+            return True
+    return False
+
+
 def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     text = att.content.text.strip().strip("\"'“”‘’ ,")
     if text.lower().startswith("that "):
@@ -312,7 +335,7 @@ def merge(
             continue
         if any(o.id != att.id and inside(att.content, o.content) for o in findings.attributions):
             continue  # the enclosing attribution carries this content
-        if _no_claim(att, findings.attributions):
+        if _no_claim(att, findings.attributions) or _carried(att, claims):
             continue
         rule_claim = _rule_claim(doc, att, f"C{index}")
         if rule_claim is not None:

@@ -219,3 +219,45 @@ async def test_attributions_without_a_checkable_claim_give_no_rule_claim(
     assert "a request for comment" not in texts
     assert "its family tracing line" not in texts
     assert all(c.speaker.name or c.cue for c in result.claims if c.origin == "rules")
+
+
+CARRIED = (
+    "Flood Toll Rises\n\n"
+    "A senior defense official said Friday the leadership had left the valley. As for "
+    "everything else, “we have been consistently wrong on how big this is,” the official "
+    "added, referring to the exodus of fighters, women and children from their tiny "
+    "enclave in the northeastern town of Baghuz on the banks of the Euphrates river.\n\n"
+    "The ministry said about 18,000 people had been evacuated, while the Red Cross said "
+    "26,000 people were staying in shelters."
+)
+
+
+async def test_a_rule_claim_a_model_claim_already_carries_is_not_repeated(
+    settings: Settings,
+) -> None:
+    doc = prepare(CARRIED)
+    wrong, shelters = sid(doc, "consistently wrong"), sid(doc, "shelters")
+    reply = {
+        "summary": [{"text": "The official said they had been wrong.", "sentences": [wrong]}],
+        "claims": [
+            {
+                "text": doc.sentence(wrong).text,  # type: ignore[union-attr]
+                "speaker": "A senior defense official",
+                "speaker_type": "anonymous",
+                "sentences": [wrong],
+            },
+            {  # two sources' figures in one claim, given to one of them
+                "text": doc.sentence(shelters).text,  # type: ignore[union-attr]
+                "speaker": "the Red Cross",
+                "speaker_type": "organization",
+                "sentences": [shelters],
+            },
+        ],
+        "flags": [],
+    }
+    result = await _run(CARRIED, reply, settings)
+    # the official's quote is in the model's claim, in the same voice: said once
+    assert len(_claim_with(result, "consistently wrong")) == 1
+    # the ministry's figure is inside the Red Cross claim, but it is the ministry's
+    ministry = [c for c in result.claims if c.origin == "rules" and "18,000" in c.text]
+    assert ministry and ministry[0].speaker.name == "The ministry"
