@@ -31,7 +31,7 @@ from .schemas import (
 from .spans import inside, overlaps, sentence_span, span_of, text_span
 from .speakers import attribution_speaker, polarity_of, settle, speaker_matches
 from .support import content_words
-from .text import Document
+from .text import DISPLAY_ROLES, Document
 
 _CUE_FLAG: dict[str, FlagType] = {
     "speculation": "hedge",
@@ -247,8 +247,8 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     if len(text.split()) < MIN_RULE_CLAIM_WORDS:
         return None
     sentences = [s for s in (doc.sentence(i) for i in att.sentence_ids) if s is not None]
-    if not sentences:
-        return None
+    if not sentences or all(doc.paragraph_of(s).role in DISPLAY_ROLES for s in sentences):
+        return None  # as for the model's claims: a headline or caption alone is no claim
     first = sentences[0].id
     return Claim(
         id=claim_id,

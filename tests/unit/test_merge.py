@@ -261,3 +261,26 @@ async def test_a_rule_claim_a_model_claim_already_carries_is_not_repeated(
     # the ministry's figure is inside the Red Cross claim, but it is the ministry's
     ministry = [c for c in result.claims if c.origin == "rules" and "18,000" in c.text]
     assert ministry and ministry[0].speaker.name == "The ministry"
+
+
+HEADLINE = (
+    "Kettle Maker Recalls 80,000 Units Over Fire Risk\n\n"
+    "Brightwell Appliances is recalling about 80,000 electric kettles, the national consumer "
+    "safety agency said on Thursday. Consumer groups said the recall notice should have "
+    "come sooner."
+)
+
+
+async def test_a_headline_gives_no_rule_claim(settings: Settings) -> None:
+    doc = prepare(HEADLINE)
+    body = sid(doc, "Consumer groups")
+    reply = {
+        "summary": [{"text": "Brightwell is recalling kettles.", "sentences": [body]}],
+        "claims": [],
+        "flags": [],
+    }
+    result = await _run(HEADLINE, reply, settings)
+    title = doc.sentences[0].id
+    rule_claims = [c for c in result.claims if c.origin == "rules"]
+    assert rule_claims, "the body's attributions still give claims"
+    assert all(title not in {e.sentence_id for e in c.evidence} for c in rule_claims)
