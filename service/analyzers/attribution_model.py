@@ -326,12 +326,22 @@ def _head(seq: Sequence[Token], run: Run) -> Token:
     )
 
 
+def _nominal_head(seq: Sequence[Token], run: Run) -> Token:
+    """The head of the source phrase ``seq[run]`` for typing it: the parse's head, or,
+    when the parse attaches the phrase's first word elsewhere ("The weather service
+    forecast …" read as one noun phrase), the phrase's last noun."""
+    head = _head(seq, run)
+    if head.pos in ("NOUN", "PROPN", "PRON"):
+        return head
+    return next((seq[k] for k in reversed(range(*run)) if seq[k].pos in ("NOUN", "PROPN")), head)
+
+
 def needs_entities(rule_type: SpeakerType, seq: Sequence[Token], run: Run) -> bool:
     """Whether :func:`parsed_type` reads the entities of the source ``seq[run]`` (so the
     entity recogniser runs only on the phrases whose type depends on it)."""
     if rule_type in ("outlet", "document"):
         return False
-    head = _head(seq, run)
+    head = _nominal_head(seq, run)
     if head.pos == "PROPN":
         return True
     if head.pos != "NOUN" or rule_type != "unknown":
@@ -353,7 +363,7 @@ def parsed_type(
     """
     if rule_type in ("outlet", "document"):
         return rule_type
-    head = _head(seq, run)
+    head = _nominal_head(seq, run)
     if head.pos == "PRON":
         return "person" if head.lower in _PERSON_PRONOUNS else rule_type
     label = next((lab for a, b, lab in ents if a <= head.start < b), None)

@@ -1244,6 +1244,39 @@ def _typer(
     return typed
 
 
+#: How far back (characters) "it" looks for the institution it stands for.
+IT_REACH = 400
+_BODY_TYPES: frozenset[SpeakerType] = frozenset({"organization", "outlet", "document"})
+#: A source mention: (start, canonical name, type, canonical attribution id, text).
+_Mention = tuple[int, str, SpeakerType, str, str]
+
+
+def _plural(phrase: str) -> bool:
+    """Roughly: the phrase ends in a plural common noun ("Insurers", "the banks")."""
+    words = phrase.split()
+    last = words[-1] if words else ""
+    return (
+        last.endswith("s")
+        and not last.endswith(("ss", "us", "is"))
+        and (
+            last[:1].islower() or len(words) == 1 or (len(words) == 2 and words[0].lower() == "the")
+        )
+    )
+
+
+def _recent_body(mentions: Sequence[_Mention], at: int) -> tuple[str, SpeakerType, str] | None:
+    """What a source "it" at offset ``at`` stands for: the latest source mentioned within
+    :data:`IT_REACH` characters before it, when that is one institution, outlet or
+    document ("The company said it would appeal, and it added …")."""
+    for start, name, stype, aid, text in reversed(mentions):
+        if start >= at:
+            continue
+        if at - start > IT_REACH or stype not in _BODY_TYPES or _plural(text):
+            return None
+        return name, stype, aid
+    return None
+
+
 def _assemble(
     doc: Document, raws: list[_Raw], tagged: Sequence[Tagged] | None
 ) -> tuple[Attribution, ...]:
@@ -1253,6 +1286,7 @@ def _assemble(
     # canonical speakers: (name, type, first attribution id)
     persons: list[tuple[str, str]] = []  # (name, id) of named people, in order
     known: list[tuple[str, SpeakerType, str]] = []
+    mentions: list[_Mention] = []
     last_mention: dict[str, int] = {}
     by_source: dict[tuple[int, int], int] = {}
     for k, r in enumerate(raws):
@@ -1284,6 +1318,8 @@ def _assemble(
             if first_word in _PERSON_PRONOUNS and persons:
                 name, linked = persons[-1]
                 stype = "person"
+            elif lower == "it" and (body := _recent_body(mentions, r.source.start)):
+                name, stype, linked = body
             elif lower.startswith("the ") and stype == "anonymous":
                 head = _anon_head(src)
                 words = set(lower.split()) - {"the"}
@@ -1325,6 +1361,9 @@ def _assemble(
         last_mention[linked or aid] = k
         if r.source is not None:
             by_source.setdefault((r.source.start, r.source.end), k)
+            mentions.append(
+                (r.source.start, name or r.source.text, stype, linked or aid, r.source.text)
+            )
         # a continuation's evidence is its own quote, not the earlier speaker tag
         parts = (r.content,) if r.continues is not None else (r.source, r.cue, r.content)
         spans = [s for s in parts if s is not None]

@@ -389,3 +389,39 @@ def test_a_quote_inside_a_longer_content_links_back_to_it_in_every_mode() -> Non
                 assert a.linked_to in ids[:k], (mode, a)
         quote = [a for a in found if a.content.text.startswith("“The port")]
         assert quote and all(a.speaker_name == "Smith" for a in quote), (mode, found)
+
+
+def test_it_as_a_source_stands_for_the_institution_just_named() -> None:
+    text = (
+        "Storm Closes Ports\n\n"
+        "The weather service forecast calmer conditions from Thursday, though it warned "
+        "that high tides could bring further flooding on Wednesday night.\n\n"
+        "The company said it would appeal, and it added that the ruling was unfair."
+    )
+    found = analyze(prepare(text)).attributions
+    by_source = [(a.source.text if a.source else None, a) for a in found]
+    service = next(a for s, a in by_source if s == "The weather service")
+    # the parse reads "The weather service forecast" as one noun phrase: the phrase's own
+    # noun still types it
+    assert service.speaker_type == "organization"
+    its = [a for s, a in by_source if s == "it"]
+    assert [(a.speaker_name, a.speaker_type) for a in its] == [
+        ("The weather service", "organization"),
+        ("The company", "organization"),
+    ]
+    assert all(a.linked_to is not None and a.resolved is not None for a in its)
+
+
+def test_it_far_from_any_institution_stays_unresolved() -> None:
+    near = "Mayor Resigns\n\nThe company said the budget was sound. It said nothing more."
+    far = (
+        "Mayor Resigns\n\nThe company said the budget was sound. "
+        + "The weather was mild all week. " * 15
+        + "It said nothing more."
+    )
+    # many insurers are no "it"
+    plural = "Mayor Resigns\n\nInsurers said the damage was vast. It said nothing more."
+    for text, expected in ((near, "The company"), (far, "It"), (plural, "It")):
+        found = analyze(prepare(text)).attributions
+        [it] = [a for a in found if a.source and a.source.text == "It"]
+        assert it.speaker_name == expected
