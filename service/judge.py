@@ -97,19 +97,7 @@ async def second_opinion(
                 *claim.verification.reasons,
                 Reason(code="model-judged-unsupported", message=f"second opinion: {note}"),
             ]
-            rejected.append(
-                RejectedClaim(
-                    id=claim.id,
-                    text=claim.text,
-                    speaker=claim.speaker,
-                    cue=claim.cue,
-                    cited_sentences=[e.sentence_id for e in claim.evidence if e.sentence_id],
-                    quote=claim.quote.text if claim.quote else None,
-                    evidence=claim.evidence,
-                    reasons=reasons,
-                    origin=claim.origin,
-                )
-            )
+            rejected.append(RejectedClaim.of(claim, reasons))
             continue
         updated = claim.model_copy(deep=True)
         updated.verification = Verification(

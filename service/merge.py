@@ -316,7 +316,7 @@ def merge(
     for claim in model_claims:
         updated, match = settle(doc, claim, findings)
         if updated.verification.status == "unsupported":
-            rejected.append(_rejected(claim, updated.verification))
+            rejected.append(RejectedClaim.of(claim, updated.verification.reasons))
             continue
         if match is not None:
             # the claim also covers attributions nested in the matched one
@@ -345,18 +345,3 @@ def merge(
         cited = {e.sentence_id for e in claim.evidence if e.sentence_id}
         claim.flags = [f.id for f in flags if cited & set(f.sentence_ids)]
     return Merged(claims, flags, _figures(doc, findings, flags), rejected)
-
-
-def _rejected(claim: Claim, verification: Verification) -> RejectedClaim:
-    """``claim`` as the model proposed it, rejected for ``verification``'s reasons."""
-    return RejectedClaim(
-        id=claim.id,
-        text=claim.text,
-        speaker=claim.speaker,
-        cue=claim.cue,
-        cited_sentences=[e.sentence_id for e in claim.evidence if e.sentence_id],
-        quote=claim.quote.text if claim.quote else None,
-        evidence=claim.evidence,
-        reasons=verification.reasons,
-        origin=claim.origin,
-    )

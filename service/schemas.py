@@ -160,6 +160,21 @@ class RejectedClaim(_Strict):
     reasons: list[Reason]
     origin: Origin = "llm"
 
+    @classmethod
+    def of(cls, claim: Claim, reasons: list[Reason]) -> RejectedClaim:
+        """``claim``, checked and found wanting for ``reasons``."""
+        return cls(
+            id=claim.id,
+            text=claim.text,
+            speaker=claim.speaker,
+            cue=claim.cue,
+            cited_sentences=[e.sentence_id for e in claim.evidence if e.sentence_id],
+            quote=claim.quote.text if claim.quote else None,
+            evidence=claim.evidence,
+            reasons=reasons,
+            origin=claim.origin,
+        )
+
 
 class SummarySentence(_Strict):
     text: str
