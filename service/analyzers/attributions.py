@@ -296,11 +296,11 @@ _OUTLET = re.compile(
     r"news\s+agency|state\s+(?:television|TV|radio)|television|radio)\b"
 )
 _DOCUMENT = re.compile(
-    r"\b(?:message|report|reports|statement|memo|letter|document|documents|poll|polls|"
-    r"survey|study|studies|data|record|records|filing|e-?mail|tweet|post|video|recording|"
-    r"estimate|estimates|analysis|book|article|transcript|website|study|figures|census|"
-    r"complaint|lawsuit|indictment|ruling|order|note|notes|ad|advertisement|release|"
-    r"audit|inquiry|review)\b",
+    r"\b(?:messages?|reports?|statements?|memos?|letters?|documents?|polls?|surveys?|"
+    r"study|studies|data|records?|filings?|e-?mails?|tweets?|posts?|videos?|recordings?|"
+    r"estimates?|analysis|book|article|transcripts?|website|figures|census|complaints?|"
+    r"lawsuits?|indictments?|rulings?|order|notes?|ad|advertisement|releases?|audits?|"
+    r"inquiry|reviews?)\b",
     re.IGNORECASE,
 )
 _ORG = re.compile(
@@ -1047,9 +1047,10 @@ def speaker_type(source: str) -> SpeakerType:
         return "person" if words[0] in ("he", "she", "i") else "unknown"
     if _DOCUMENT.search(head) and not _TITLE.search(head):
         first_noun = re.search(
-            r"\b(?:message|report|statement|memo|letter|document|poll|survey|study|data|"
-            r"records?|filing|e-?mail|tweet|post|video|estimates?|analysis|transcript|"
-            r"census|complaint|lawsuit|indictment|ruling|release|audit|inquiry|review)\b",
+            r"\b(?:(?:message|report|statement|memo|letter|document|poll|survey)s?|study|"
+            r"studies|data|records?|filings?|e-?mails?|tweets?|posts?|videos?|estimates?|"
+            r"analysis|transcripts?|census|complaints?|lawsuits?|indictments?|rulings?|"
+            r"releases?|audits?|inquiry|reviews?)\b",
             lower,
         )
         if first_noun and first_noun.start() <= 25:

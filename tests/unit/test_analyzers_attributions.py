@@ -178,6 +178,11 @@ def test_appositive_source() -> None:
         ("The New York Times", "outlet"),
         ("a message recovered from the phone of an IS fighter", "document"),
         ("a report by the ministry", "document"),
+        # plural documents, also when a newspaper or an agency obtained them
+        ("documents seen by this newspaper", "document"),
+        ("Emails obtained by Reuters", "document"),
+        ("court filings", "document"),
+        ("Reuters", "outlet"),
         ("it", "unknown"),
     ],
 )
