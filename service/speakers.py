@@ -73,9 +73,7 @@ def check_speaker(
         return v
     if match is not None and speaker_matches(name, match):
         return v
-    cited: list[Sentence] = [
-        s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s is not None
-    ]
+    cited = _cited(doc, claim)
     if speaker_found(doc, name, cited):
         return v
     cited_ids = {s.id for s in cited}
@@ -106,8 +104,12 @@ def _misattributes(doc: Document, claim: Claim) -> bool:
     own = content_words(name)
     if not own or not own <= content_words(claim.text):
         return False
-    cited = [s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s]
-    return not speaker_found(doc, name, cited)
+    return not speaker_found(doc, name, _cited(doc, claim))
+
+
+def _cited(doc: Document, claim: Claim) -> list[Sentence]:
+    """The article sentences the claim's evidence lies in."""
+    return [s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s]
 
 
 def _downgrade(v: Verification, status: VerdictStatus, reason: Reason) -> Verification:
