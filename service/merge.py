@@ -222,16 +222,17 @@ def _no_claim(att: Attribution, attributions: Sequence[Attribution]) -> bool:
 CARRIED = 0.8
 
 
-def _carried(att: Attribution, claims: Sequence[Claim]) -> bool:
-    """True when a model claim on the same sentence already says the attribution's
+def _carried(att: Attribution, said: Sequence[tuple[Claim, set[str]]]) -> bool:
+    """True when a claim already made on the same sentence (``said``: the model's and
+    the earlier rule claims, each with its content words) says the attribution's
     content, in the voice of the same speaker (or the attribution names none)."""
     words = content_words(att.content.text)
     if not words:
         return False
-    for claim in claims:
+    for claim, claim_words in said:
         if not {e.sentence_id for e in claim.evidence} & set(att.sentence_ids):
             continue
-        if len(words & content_words(claim.text)) / len(words) < CARRIED:
+        if len(words & claim_words) / len(words) < CARRIED:
             continue
         if att.source is None or any(
             speaker_matches(name, att) for name in (claim.speaker.name, claim.speaker.resolved)
@@ -328,6 +329,7 @@ def merge(
             updated.origin = "both"
         claims.append(updated)
     index = next_claim_index
+    said = [(c, content_words(c.text)) for c in claims]  # grows with the rule claims
     for att in findings.attributions:
         if att.id in matched or blocked & set(att.sentence_ids):
             continue
@@ -335,11 +337,12 @@ def merge(
             continue
         if any(o.id != att.id and inside(att.content, o.content) for o in findings.attributions):
             continue  # the enclosing attribution carries this content
-        if _no_claim(att, findings.attributions) or _carried(att, claims):
+        if _no_claim(att, findings.attributions) or _carried(att, said):
             continue
         rule_claim = _rule_claim(doc, att, f"C{index}")
         if rule_claim is not None:
             claims.append(rule_claim)
+            said.append((rule_claim, content_words(rule_claim.text)))
             index += 1
     for claim in claims:
         cited = {e.sentence_id for e in claim.evidence if e.sentence_id}
