@@ -26,7 +26,7 @@ from typing import Literal
 from service.analyzers._spans import SentenceIndex, make_span, words
 from service.analyzers.attribution_model import locate, needs_entities, parsed_type, propose
 from service.analyzers.findings import Attribution, SpeakerType, TextSpan
-from service.learned.attribution import Tagged
+from service.learned.attribution import Tagged, Token
 from service.learned.attribution import tagger as attribution_tagger
 from service.nlp import entities
 from service.text import Document, Sentence
@@ -1188,14 +1188,101 @@ def tagger_cues(lead: list[_Raw], tagged: Sequence[_Raw]) -> list[_Raw]:
     return out
 
 
+#: Words that head a speaker phrase although the parser does not tag them as nouns
+#: ("Many of his supporters", "some", "others").
+_QUANTIFIER_HEADS = frozenset(words("many most some several few all both none each one any others"))
+_NOMINAL_POS = frozenset({"NOUN", "PROPN", "PRON", "NUM", "X", "SYM"})
+# tokens a trimmed speaker phrase never ends on
+_TRIM_TAIL_POS = frozenset({"PUNCT", "CCONJ", "ADV", "PART", "AUX", "ADP", "DET"})
+# nor starts on
+_TRIM_LEAD_POS = frozenset({"PUNCT", "CCONJ", "ADP", "SCONJ"})
+
+
+def _nominal(doc: Document, token: Token) -> bool:
+    """Can ``token`` head a speaker phrase? Nouns, names and pronouns can; so can a
+    quantifier ("many of whom") and a capitalised word the parser read as a verb or
+    adjective ("Trump this week", "Tulsa police Chief …")."""
+    if token.pos in _NOMINAL_POS or token.lower in _QUANTIFIER_HEADS:
+        return True
+    return token.pos in ("VERB", "ADJ") and doc.text[token.start].isupper()
+
+
+def parsed_source(doc: Document, tagged: Sequence[Tagged], source: TextSpan) -> TextSpan | None:
+    """``source`` checked against the parse: a speaker is a noun phrase. The phrase's
+    heads are its tokens whose syntactic head lies outside it; when one of them is a
+    verb, the rules took in a clause ("kept its full-year production | forecast",
+    "The decision came just three days after the Security Council | said"). The speaker
+    is then the noun phrase after the clause's last verb, next to the cue ("the
+    Security Council"), or failing that the one before its first verb ("the Security
+    Council issued a statement | …" gives "the Security Council"); with neither there
+    is no speaker (``None``). A source the parse does not cover is kept as it is."""
+    where = locate(tagged, source)
+    if where is None:
+        return source
+    seq, (a, b) = where
+    heads = [k for k in range(a, b) if not a <= seq[k].head < b or seq[k].head == k]
+    verbs = [k for k in heads if seq[k].pos in ("VERB", "AUX") and not _nominal(doc, seq[k])]
+    if not verbs:
+        # no clause; but a phrase without a noun ("yet", "aside from") names no one,
+        # and an adverb of the cue's is no part of the name ("Gingrich cynically")
+        if not any(_nominal(doc, seq[k]) for k in heads):
+            return None
+        end = b
+        while end > a + 1 and end - 1 in heads and seq[end - 1].pos == "ADV":
+            end -= 1
+        if end == b:
+            return source
+        return make_span(doc.text, source.start, min(seq[end - 1].end, source.end))
+
+    def head_of(k: int) -> int:
+        seen = 0
+        while a <= seq[k].head < b and seq[k].head != k and seen < b - a:
+            k, seen = seq[k].head, seen + 1
+        return k
+
+    after = [
+        k
+        for k in heads
+        if k > verbs[-1]
+        and seq[k].pos in ("NOUN", "PROPN", "PRON")
+        and seq[k].dep not in ("poss", "compound")
+    ]
+    if any(seq[k].lower in _VERB_SET for k in verbs):
+        after = []  # "Clinton said she | …": the speaker is before the reporting verb
+    if after:
+        phrase = [k for k in range(a, b) if head_of(k) == after[-1]]
+    else:
+        phrase = [k for k in range(a, verbs[0]) if seq[k].start >= source.start]
+        while phrase and seq[phrase[-1]].pos in _TRIM_TAIL_POS:
+            phrase.pop()
+    while phrase and seq[phrase[0]].pos in _TRIM_LEAD_POS:
+        phrase.pop(0)
+    if not any(seq[k].pos in ("NOUN", "PROPN", "PRON") for k in phrase):
+        return None
+    return make_span(
+        doc.text, max(seq[phrase[0]].start, source.start), min(seq[phrase[-1]].end, source.end)
+    )
+
+
+def _parsed_sources(doc: Document, tagged: Sequence[Tagged], raws: list[_Raw]) -> list[_Raw]:
+    """``raws`` with each source checked by :func:`parsed_source`."""
+    return [
+        r
+        if r.source is None
+        else _Raw(parsed_source(doc, tagged, r.source), r.cue, r.content, r.direct, r.continues)
+        for r in raws
+    ]
+
+
 def find_attributions(doc: Document, mode: Mode = "combined") -> tuple[Attribution, ...]:
     """All attributions found in the kept paragraphs of ``doc`` (titles, headings and
     captions are skipped by the rules), in text order.
 
     ``mode`` picks the finder: ``rules`` (hand-written patterns, no parser), ``model``
     (the trained tagger over the parse) or ``combined`` (the rules, with the tagger's
-    cue where both read the same statement, plus the tagger's attributions where the
-    rules found nothing; see :func:`combine`). Speaker types come from the parse and its
+    cue where both read the same statement and each speaker phrase checked against the
+    parse (:func:`parsed_source`), plus the tagger's attributions where the rules found
+    nothing; see :func:`combine`). Speaker types come from the parse and its
     entities whenever the parser ran.
 
     Guarantees: every span is a slice of ``doc.text``; ids are ``A1..An``; ``linked_to``
@@ -1207,8 +1294,10 @@ def find_attributions(doc: Document, mode: Mode = "combined") -> tuple[Attributi
     tagged = attribution_tagger().tag(doc)
     raws = _model_raws(doc, tagged)
     if mode == "combined":
-        # the rules are precise where they fire: they lead, the tagger adds the rest
-        raws = combine(tagger_cues(rule_raws(doc), raws), raws)
+        # the rules are precise where they fire: they lead, the tagger adds the rest;
+        # the parse vets the speakers they read
+        lead = _parsed_sources(doc, tagged, rule_raws(doc))
+        raws = combine(tagger_cues(lead, raws), raws)
     return _assemble(doc, raws, tagged)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from service import learned
 from service.analyzers.attribution_model import _subject
-from service.analyzers.attributions import _Raw, find_attributions, tagger_cues
+from service.analyzers.attributions import _Raw, find_attributions, parsed_source, tagger_cues
 from service.analyzers.findings import TextSpan
 from service.learned import attribution, sha256_file
 from service.pipeline import analyze
@@ -165,3 +165,39 @@ def test_the_rules_take_the_taggers_cue_for_the_same_statement() -> None:
     # another statement's cue is not taken
     other = [_Raw(None, long, TextSpan(0, 8, text[0:8]), False)]
     assert tagger_cues(rules, other)[0].cue == short
+
+
+def _vetted(text: str, source: str) -> str | None:
+    doc = prepare(text)
+    start = text.index(source)
+    span = TextSpan(start, start + len(source), source)
+    got = parsed_source(doc, attribution.tagger().tag(doc), span)
+    assert got is None or got.text == doc.text[got.start : got.end]
+    return None if got is None else got.text
+
+
+def test_a_noun_phrase_source_is_kept_as_it_is() -> None:
+    text = "Senior officials at the ministry said the bridge would reopen in May."
+    assert _vetted(text, "Senior officials at the ministry") == "Senior officials at the ministry"
+
+
+def test_a_clause_read_as_a_source_gives_the_noun_phrase_next_to_the_cue() -> None:
+    text = "The decision came just three days after the Security Council said it would act."
+    source = "The decision came just three days after the Security Council"
+    assert _vetted(text, source) == "the Security Council"
+
+
+def test_before_a_reporting_verb_the_speaker_is_its_subject() -> None:
+    text = "Clinton said she believes the plan will pass."
+    assert _vetted(text, "Clinton said she") == "Clinton"
+
+
+def test_a_verb_phrase_is_no_speaker() -> None:
+    text = (
+        "Vestal Energy ASA said its net profit rose 18 percent, and kept its full-year "
+        "production forecast unchanged."
+    )
+    assert _vetted(text, "kept its full-year production") is None
+    # and the product reads no speaker there: the forecast is the company's own
+    sources = [a.source.text for a in find_attributions(prepare(text)) if a.source is not None]
+    assert sources == ["Vestal Energy ASA"]
