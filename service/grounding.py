@@ -372,30 +372,6 @@ def _ground_summary(
     return out
 
 
-def _anonymous_flags(doc: Document, claims: list[Claim]) -> list[Flag]:
-    """Anonymous-source flags for claims the model attributed to an unnamed speaker."""
-    flags: list[Flag] = []
-    for claim in claims:
-        if claim.speaker.type != "anonymous":
-            continue
-        sids = [e.sentence_id for e in claim.evidence if e.sentence_id]
-        anchor = claim.quote or (claim.evidence[0] if claim.evidence else None)
-        if claim.speaker.name:
-            cited = [s for s in (doc.sentence(i) for i in sids) if s is not None]
-            anchor = find_in_sentences(doc, claim.speaker.name, cited) or anchor
-        flags.append(
-            Flag(
-                id="",
-                type="anonymous_source",
-                message=f"attributed to an unnamed source: {claim.speaker.name or 'unnamed'}",
-                span=anchor,
-                sentence_ids=sids,
-                origin="llm",
-            )
-        )
-    return flags
-
-
 def ground(
     doc: Document,
     analysis: LLMAnalysis,
@@ -434,7 +410,7 @@ def ground(
             claims.append(claim)
         if rejection is not None:
             rejected.append(rejection)
-    flags = _ground_flags(doc, analysis.flags, warnings) + _anonymous_flags(doc, claims)
+    flags = _ground_flags(doc, analysis.flags, warnings)
     if repeats:
         warnings.append(
             f"model repeated {repeats} claim(s) (same sentence, nearly the same words); "

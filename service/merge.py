@@ -28,7 +28,7 @@ from .schemas import (
     Span,
     Verification,
 )
-from .spans import inside, overlaps, sentence_span, span_of, text_span
+from .spans import find_in_sentences, inside, overlaps, sentence_span, span_of, text_span
 from .speakers import attribution_speaker, polarity_of, settle, speaker_matches
 from .support import content_words
 from .text import DISPLAY_ROLES, Document
@@ -173,10 +173,48 @@ def _same_flag(a: Flag, b: Flag) -> bool:
     )
 
 
+def _anonymous_flags(doc: Document, claims: list[Claim]) -> list[Flag]:
+    """Anonymous-source flags for the model's claims whose speaker, after the speaker
+    checks, is unnamed (a claim the checks rejected raises none)."""
+    flags: list[Flag] = []
+    for claim in claims:
+        if claim.speaker.type != "anonymous":
+            continue
+        sids = [e.sentence_id for e in claim.evidence if e.sentence_id]
+        anchor = claim.quote or (claim.evidence[0] if claim.evidence else None)
+        if claim.speaker.name:
+            cited = [s for s in (doc.sentence(i) for i in sids) if s is not None]
+            anchor = find_in_sentences(doc, claim.speaker.name, cited) or anchor
+        flags.append(
+            Flag(
+                id="",
+                type="anonymous_source",
+                message=f"attributed to an unnamed source: {claim.speaker.name or 'unnamed'}",
+                span=anchor,
+                sentence_ids=sids,
+                origin="llm",
+            )
+        )
+    return flags
+
+
+def _repeats(a: Flag, b: Flag) -> bool:
+    return (a.type, a.message, a.span, a.sentence_ids) == (
+        b.type,
+        b.message,
+        b.span,
+        b.sentence_ids,
+    )
+
+
 def merge_flags(model_flags: Sequence[Flag], rule_flags: Sequence[Flag]) -> list[Flag]:
-    """Union of model and rule flags; one flag raised by both becomes ``origin: both``.
-    Ids are assigned ``F1..Fn`` in order of position in the text."""
-    merged = [f.model_copy() for f in model_flags]
+    """Union of model and rule flags; one flag raised by both becomes ``origin: both``,
+    and a model flag repeated word for word on the same span is kept once. Ids are
+    assigned ``F1..Fn`` in order of position in the text."""
+    merged: list[Flag] = []
+    for mf in model_flags:
+        if not any(_repeats(mf, m) for m in merged):
+            merged.append(mf.model_copy())
     for rf in rule_flags:
         twin = next((m for m in merged if _same_flag(m, rf)), None)
         if twin is None:
@@ -310,7 +348,6 @@ def merge(
     claims, and figures. Verdicts only ever get stricter here, never looser. Sentences
     in ``blocked`` give no claims; those in ``instructions`` (text addressed to a model)
     are flagged ``unverified`` so an editor sees them."""
-    flags = merge_flags(model_flags, _rule_flags(doc, findings, instructions))
     claims: list[Claim] = []
     matched: set[str] = set()
     rejected: list[RejectedClaim] = []
@@ -328,6 +365,9 @@ def merge(
             )
             updated.origin = "both"
         claims.append(updated)
+    flags = merge_flags(
+        [*model_flags, *_anonymous_flags(doc, claims)], _rule_flags(doc, findings, instructions)
+    )
     index = next_claim_index
     said = [(c, content_words(c.text)) for c in claims]  # grows with the rule claims
     for att in findings.attributions:

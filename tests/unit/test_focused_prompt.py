@@ -459,3 +459,10 @@ async def test_a_claim_whose_words_put_it_in_another_sources_mouth_is_rejected(
         for c in result.claims
     )
     assert assert_offset_contract(MERGER, result.model_dump(mode="json")) > 3
+    # the rejected claim leaves no flag behind: no "unnamed source: a banker …" on the
+    # sentence the banker never spoke
+    anonymous = [f for f in result.flags if f.type == "anonymous_source"]
+    assert not any(
+        f.message.endswith(banker_name) and collapse in f.sentence_ids for f in anonymous
+    ), anonymous
+    assert any(f.message.endswith(banker_name) for f in anonymous)  # her own sentence

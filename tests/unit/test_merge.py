@@ -284,3 +284,28 @@ async def test_a_headline_gives_no_rule_claim(settings: Settings) -> None:
     rule_claims = [c for c in result.claims if c.origin == "rules"]
     assert rule_claims, "the body's attributions still give claims"
     assert all(title not in {e.sentence_id for e in c.evidence} for c in rule_claims)
+
+
+def test_a_model_flag_repeated_word_for_word_is_kept_once() -> None:
+    from service.merge import merge_flags
+    from service.schemas import Flag, Span
+
+    def flag(message: str, origin: str = "llm") -> Flag:
+        span = Span(start=0, end=7, text="Another", sentence_id="S2")
+        return Flag(
+            id="",
+            type="anonymous_source",
+            message=message,
+            span=span,
+            sentence_ids=["S2"],
+            origin=origin,  # type: ignore[arg-type]
+        )
+
+    same = flag("attributed to an unnamed source: a banker")
+    other = flag("attributed to an unnamed source: a person briefed on the meeting")
+    merged = merge_flags([same, same.model_copy(), other], [])
+    assert [f.message for f in merged] == [same.message, other.message]
+    assert [f.id for f in merged] == ["F1", "F2"]
+    # a rule flag on the same sentence still joins the model's as one flag
+    both = merge_flags([same], [flag("attributed to an unnamed source: Another", "rules")])
+    assert [(f.message, f.origin) for f in both] == [(same.message, "both")]
