@@ -6,7 +6,8 @@ function of its inputs; only the model stage does I/O):
     find_all (analyzers)    -> Findings: attributions, uncertainty cues, figures, conflicts
     ask_model (generate)    -> the model's id-cited summary and claims, schema-validated
     ground (grounding)      -> spans (spans), aligned quotes, evidence; support (support)
-    merge (merge)           -> rule flags and claims joined in; speaker checks (speakers)
+    merge (merge)           -> rule flags and claims joined in; speaker checks (speakers),
+                               then the flags of the claims that pass them
     complete (summarize)    -> the summary an editor can use, never short of sentences
     second_opinion (judge)  -> optional extra call that can only make verdicts stricter
 
