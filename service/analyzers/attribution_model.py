@@ -250,6 +250,7 @@ _INSTITUTION_NOUNS = frozenset(
         "administration",
         "army",
         "military",
+        "force",  # "U.S.-backed forces", "the air force": a military body
         "parliament",
         "congress",
         "senate",

@@ -312,7 +312,7 @@ _ORG = re.compile(
     r"FBI|CIA|State\s+Department|Justice|Rescue|Bank|Service|Board|Center|Centre|"
     r"officials|authorities|ministry|agency|spokesman\s+for|spokeswoman\s+for|"
     r"(?i:companies|firms|businesses|banks|unions|agencies|ministries|governments|insurers|"
-    r"retailers|airlines|carmakers|manufacturers|operators|lenders|utilities))\b"
+    r"retailers|airlines|carmakers|manufacturers|operators|lenders|utilities|forces))\b"
     # institutions named in other languages ("la Asociación de Comerciantes")
     r"|\b(?i:Asociaci[oó]n|Ayuntamiento|Ministerio|Gobierno|Partido|Comisi[oó]n|Consejo|"
     r"Sindicato|Federaci[oó]n|Fundaci[oó]n|Universidad|Agencia|Polic[ií]a|Junta|Tribunal|"

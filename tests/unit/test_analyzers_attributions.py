@@ -320,6 +320,7 @@ def test_short_pronoun_content_and_sourceless_said_that() -> None:
         ("Local media", "outlet"),
         ("The two companies", "organization"),
         ("Insurers", "organization"),
+        ("U.S.-backed forces", "organization"),  # a military body, not unnamed people
     ],
 )
 def test_speaker_types_of_unnamed_people_and_groups(source: str, kind: str) -> None:

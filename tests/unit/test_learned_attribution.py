@@ -94,6 +94,8 @@ def test_speaker_types_come_from_the_parse_and_entities() -> None:
     assert types.get("The Transport Ministry") == "organization"
     assert types.get("A spokeswoman") == "anonymous"
     assert types.get("The Daily Tribune") == "outlet"
+    doc = prepare("A week ago U.S.-backed forces announced the start of their final assault.")
+    assert [a.speaker_type for a in find_attributions(doc)] == ["organization"]
 
 
 def test_pronoun_resolves_to_the_named_speaker_before_it() -> None:
