@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .analyzers import Attribution, Findings, TextSpan, UncertaintyCue
+from .analyzers.attributions import CUE_VERBS
 from .schemas import (
     Claim,
     FigureOut,
@@ -26,6 +27,7 @@ from .schemas import (
     Reason,
     RejectedClaim,
     Span,
+    Speaker,
     Verification,
 )
 from .spans import find_in_sentences, inside, overlaps, sentence_span, span_of, text_span
@@ -311,6 +313,63 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
     )
 
 
+#: A reporting verb (the attribution rules' own, and "show" of "figures show") or a
+#: passive agent ("was estimated at 310 million euros by the ministry").
+_REPORTED = re.compile(
+    r"\b(?:"
+    + "|".join(sorted(CUE_VERBS | {"show", "showed", "shown"}, key=len, reverse=True))
+    + r")\b|\b(?:according to|by (?:the|a|an)\b|by [A-Z])",
+    re.IGNORECASE,
+)
+
+
+def _outlet_figure_claims(
+    doc: Document,
+    findings: Findings,
+    claims: Sequence[Claim],
+    blocked: frozenset[str],
+    index: int,
+) -> list[Claim]:
+    """The article's own figures that no claim carries: a body sentence that counts
+    something (people, homes, money) without a source says it in the outlet's voice, and
+    a figure is what an editor checks first."""
+    cited = {e.sentence_id for c in claims for e in c.evidence if e.sentence_id}
+    attributed = {sid for a in findings.attributions for sid in a.sentence_ids}
+    out: list[Claim] = []
+    seen: set[str] = set()
+    for fig in findings.figures:
+        sid = fig.sentence_id
+        if fig.counted is None or fig.source is not None or sid in seen:
+            continue
+        if sid in cited or sid in attributed or sid in blocked:
+            continue
+        sentence = doc.sentence(sid)
+        if sentence is None or doc.paragraph_of(sentence).role in DISPLAY_ROLES:
+            continue
+        if sentence.text.rstrip(_QUOTE_TRIM).endswith("?") or _REPORTED.search(sentence.text):
+            continue  # a question asserts nothing; a reporting verb: someone else's figure
+        seen.add(sid)
+        out.append(
+            Claim(
+                id=f"C{index + len(out)}",
+                text=sentence.text,
+                speaker=Speaker(name=findings.byline, type="outlet"),  # its author, if bylined
+                evidence=[sentence_span(doc, sentence)],
+                verification=Verification(
+                    status="supported",
+                    reasons=[
+                        Reason(
+                            code="extracted-from-text",
+                            message="the article's own words: a figure it gives without a source",
+                        )
+                    ],
+                ),
+                origin="rules",
+            )
+        )
+    return out
+
+
 def _figures(doc: Document, findings: Findings, flags: Sequence[Flag]) -> list[FigureOut]:
     conflict_flags = [f for f in flags if f.type == "conflicting_figures"]
     in_conflict: dict[tuple[int, int], str] = {}
@@ -384,6 +443,8 @@ def merge(
             claims.append(rule_claim)
             said.append((rule_claim, content_words(rule_claim.text)))
             index += 1
+    for claim in _outlet_figure_claims(doc, findings, claims, blocked, index):
+        claims.append(claim)
     for claim in claims:
         cited = {e.sentence_id for e in claim.evidence if e.sentence_id}
         claim.flags = [f.id for f in flags if cited & set(f.sentence_ids)]

@@ -309,3 +309,36 @@ def test_a_model_flag_repeated_word_for_word_is_kept_once() -> None:
     # a rule flag on the same sentence still joins the model's as one flag
     both = merge_flags([same], [flag("attributed to an unnamed source: Another", "rules")])
     assert [(f.message, f.origin) for f in both] == [(same.message, "both")]
+
+
+STORM = (
+    "Storm Cuts Power\n\n"
+    "A winter storm closed three ports and cut electricity to about 40,000 homes along "
+    "the northern coast on Tuesday. Did the warnings come too late for 2,000 residents? "
+    "Damage to roads was estimated at 310 million euros by the transport ministry. "
+    "Crews worked through the night."
+)
+
+
+async def test_a_figure_the_article_gives_in_its_own_voice_is_a_claim(
+    settings: Settings,
+) -> None:
+    doc = prepare(STORM)
+    reply = {
+        "summary": [{"text": "A storm closed ports.", "sentences": [sid(doc, "winter storm")]}],
+        "claims": [],
+        "flags": [],
+    }
+    result = await _run(STORM, reply, settings)
+    [own] = [c for c in result.claims if "40,000 homes" in c.text]
+    assert own.origin == "rules" and own.speaker.type == "outlet" and own.speaker.name is None
+    with_byline = STORM.replace("Power\n\n", "Power\n\nBy Ana Ruiz\n\n")
+    bylined = await _run(with_byline, reply, settings)
+    [authored] = [c for c in bylined.claims if "40,000 homes" in c.text]
+    assert authored.speaker.name == "Ana Ruiz"  # the outlet's voice is its author's
+    assert [e.sentence_id for e in own.evidence] == [sid(doc, "40,000 homes")]
+    # a question asserts nothing; a figure with an agent ("by the transport ministry") is
+    # someone else's; a sentence without a figure is not a claim by this rule
+    assert not [c for c in result.claims if "2,000 residents" in c.text]
+    assert all(c.speaker.type != "outlet" for c in result.claims if "310 million" in c.text)
+    assert not [c for c in result.claims if "through the night" in c.text]
