@@ -201,12 +201,10 @@ def _anonymous_flags(doc: Document, claims: list[Claim]) -> list[Flag]:
 
 
 def _repeats(a: Flag, b: Flag) -> bool:
-    return (a.type, a.message, a.span, a.sentence_ids) == (
-        b.type,
-        b.message,
-        b.span,
-        b.sentence_ids,
-    )
+    def key(f: Flag) -> tuple[object, ...]:
+        return (f.type, f.message, f.span, f.sentence_ids)
+
+    return key(a) == key(b)
 
 
 def merge_flags(model_flags: Sequence[Flag], rule_flags: Sequence[Flag]) -> list[Flag]:
@@ -316,10 +314,11 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
 #: A reporting verb (the attribution rules' own, and "show" of "figures show") or a
 #: passive agent ("was estimated at 310 million euros by the ministry").
 _REPORTED = re.compile(
-    r"\b(?:"
-    + "|".join(sorted(CUE_VERBS | {"show", "showed", "shown"}, key=len, reverse=True))
-    + r")\b|\b(?:according to|by (?:the|a|an)\b|by [A-Z])",
-    re.IGNORECASE,
+    r"(?i:\b(?:"
+    + "|".join(
+        re.escape(v) for v in sorted(CUE_VERBS | {"show", "showed", "shown"}, key=len, reverse=True)
+    )
+    + r")\b|\baccording to\b|\bby (?:the|a|an)\b)|\bby [A-Z]"
 )
 
 
