@@ -272,7 +272,8 @@ def _ground_claim(
             [
                 Reason(
                     code="not-a-claim",
-                    message="the text says who spoke, not what they claimed",
+                    message="with who spoke and the reporting verb set aside, too little is "
+                    "asserted to check",
                 )
             ]
         )
