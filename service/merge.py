@@ -31,8 +31,14 @@ from .schemas import (
     Verification,
 )
 from .spans import find_in_sentences, inside, overlaps, sentence_span, span_of, text_span
-from .speakers import attribution_speaker, polarity_of, settle, speaker_matches
-from .support import content_words
+from .speakers import (
+    attribution_speaker,
+    claim_sentences,
+    polarity_of,
+    settle,
+    speaker_matches,
+)
+from .support import content_words, words
 from .text import DISPLAY_ROLES, Document
 
 _CUE_FLAG: dict[str, FlagType] = {
@@ -185,8 +191,9 @@ def _anonymous_flags(doc: Document, claims: list[Claim]) -> list[Flag]:
         sids = [e.sentence_id for e in claim.evidence if e.sentence_id]
         anchor = claim.quote or (claim.evidence[0] if claim.evidence else None)
         if claim.speaker.name:
-            cited = [s for s in (doc.sentence(i) for i in sids) if s is not None]
-            anchor = find_in_sentences(doc, claim.speaker.name, cited) or anchor
+            anchor = (
+                find_in_sentences(doc, claim.speaker.name, claim_sentences(doc, claim)) or anchor
+            )
         flags.append(
             Flag(
                 id="",
@@ -298,28 +305,22 @@ def _rule_claim(doc: Document, att: Attribution, claim_id: str) -> Claim | None:
         evidence=[sentence_span(doc, s) for s in sentences],
         quote=_quote_span(doc, att.content, first) if att.direct_quote else None,
         flags=[],
-        verification=Verification(
-            status="supported",
-            reasons=[
-                Reason(
-                    code="extracted-from-text",
-                    message="the article's own words, attributed by rule",
-                )
-            ],
-        ),
+        verification=_extracted("the article's own words, attributed by rule"),
         origin="rules",
     )
 
 
-#: A reporting verb (the attribution rules' own, and "show" of "figures show") or a
-#: passive agent ("was estimated at 310 million euros by the ministry").
-_REPORTED = re.compile(
-    r"(?i:\b(?:"
-    + "|".join(
-        re.escape(v) for v in sorted(CUE_VERBS | {"show", "showed", "shown"}, key=len, reverse=True)
+def _extracted(message: str) -> Verification:
+    """The verdict on a claim the rules took word for word from the article."""
+    return Verification(
+        status="supported", reasons=[Reason(code="extracted-from-text", message=message)]
     )
-    + r")\b|\baccording to\b|\bby (?:the|a|an)\b)|\bby [A-Z]"
-)
+
+
+#: A reporting verb (the attribution rules' own, and "show" of "figures show") ...
+_REPORTING_WORDS = CUE_VERBS | {"show", "showed", "shown"}
+#: ... or a passive agent ("was estimated at 310 million euros by the ministry").
+_AGENT = re.compile(r"(?i:\baccording to\b|\bby (?:the|a|an)\b)|\bby [A-Z]")
 
 
 def _outlet_figure_claims(
@@ -345,7 +346,11 @@ def _outlet_figure_claims(
         sentence = doc.sentence(sid)
         if sentence is None or doc.paragraph_of(sentence).role in DISPLAY_ROLES:
             continue
-        if sentence.text.rstrip(_QUOTE_TRIM).endswith("?") or _REPORTED.search(sentence.text):
+        if (
+            sentence.text.rstrip(_QUOTE_TRIM).endswith("?")
+            or not _REPORTING_WORDS.isdisjoint(words(sentence.text))
+            or _AGENT.search(sentence.text)
+        ):
             continue  # a question asserts nothing; a reporting verb: someone else's figure
         seen.add(sid)
         out.append(
@@ -354,14 +359,8 @@ def _outlet_figure_claims(
                 text=sentence.text,
                 speaker=Speaker(name=findings.byline, type="outlet"),  # its author, if bylined
                 evidence=[sentence_span(doc, sentence)],
-                verification=Verification(
-                    status="supported",
-                    reasons=[
-                        Reason(
-                            code="extracted-from-text",
-                            message="the article's own words: a figure it gives without a source",
-                        )
-                    ],
+                verification=_extracted(
+                    "the article's own words: a figure it gives without a source"
                 ),
                 origin="rules",
             )
@@ -442,8 +441,7 @@ def merge(
             claims.append(rule_claim)
             said.append((rule_claim, content_words(rule_claim.text)))
             index += 1
-    for claim in _outlet_figure_claims(doc, findings, claims, blocked, index):
-        claims.append(claim)
+    claims.extend(_outlet_figure_claims(doc, findings, claims, blocked, index))
     for claim in claims:
         cited = {e.sentence_id for e in claim.evidence if e.sentence_id}
         claim.flags = [f.id for f in flags if cited & set(f.sentence_ids)]

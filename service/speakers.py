@@ -73,7 +73,7 @@ def check_speaker(
         return v
     if match is not None and speaker_matches(name, match):
         return v
-    cited = _cited(doc, claim)
+    cited = claim_sentences(doc, claim)
     if speaker_found(doc, name, cited):
         return v
     cited_ids = {s.id for s in cited}
@@ -104,10 +104,10 @@ def _misattributes(doc: Document, claim: Claim) -> bool:
     own = content_words(name)
     if not own or not own <= content_words(claim.text):
         return False
-    return not speaker_found(doc, name, _cited(doc, claim))
+    return not speaker_found(doc, name, claim_sentences(doc, claim))
 
 
-def _cited(doc: Document, claim: Claim) -> list[Sentence]:
+def claim_sentences(doc: Document, claim: Claim) -> list[Sentence]:
     """The article sentences the claim's evidence lies in."""
     return [s for s in (doc.sentence(e.sentence_id or "") for e in claim.evidence) if s]
 
